@@ -1,0 +1,278 @@
+"""Shared machinery of the sklstm estimators: parameters, validation, the skorch net."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+import tqdm
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.callbacks import (
+    EarlyStopping,
+    GradientNormClipping,
+    LRScheduler,
+    ProgressBar,
+)
+from skorch.dataset import ValidSplit, unpack_data
+
+from ._data import BatchIterator, check_sequences
+from .modules import RecurrentNetwork
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+# evaluation keeps no activations for backprop, so it uses larger batches
+_MIN_EVAL_BATCH_SIZE = 1024
+
+# verbose=1 shows a progress bar only when an epoch runs longer than this
+_PROGRESS_BAR_DELAY_S = 2.0
+
+
+class _SequenceNet(NeuralNet):
+    """skorch net whose loss also handles one output per step.
+
+    Per-step outputs ``(batch, time, n_classes)`` are flattened so that the
+    cross-entropy sees one row per step; padded steps carry the label -100,
+    which the criterion ignores.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if y_pred.ndim == 3:
+            y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+            y_true = y_true.reshape(-1)
+        return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        # training mode is set once per epoch instead of at every batch
+        self._set_training(True)
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+
+    def train_step_single(self, batch, **fit_params):
+        """One forward and backward pass; the module is already in training mode."""
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def evaluation_step(self, batch, training=False):
+        """Forward pass for prediction, under ``torch.inference_mode``.
+
+        The estimator has already checked that it is fitted, and the module
+        is switched to evaluation mode once rather than at every batch.
+        """
+        if training:
+            return super().evaluation_step(batch, training=training)
+        Xi, _ = unpack_data(batch)
+        if self.module_.training:
+            self._set_training(False)
+        with torch.inference_mode():
+            return self.infer(Xi)
+
+
+class _DelayedProgressBar(ProgressBar):
+    """skorch's progress bar, drawn only once an epoch has run a while."""
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        total = self._get_batches_per_epoch(net, dataset_train, dataset_valid)
+        self.pbar_ = tqdm.tqdm(total=total, leave=False, delay=_PROGRESS_BAR_DELAY_S)
+
+
+class _BaseSequenceEstimator(BaseEstimator):
+    """Base class of the recurrent estimators; not for direct use.
+
+    Subclasses define ``_criterion``, ``_encode_y`` and the public methods.
+    """
+
+    _parameter_constraints = {
+        "cell": [StrOptions({"lstm", "gru", "rnn"})],
+        "num_hidden": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "lr_schedule": [StrOptions({"constant", "onecycle", "cosine", "plateau"})],
+        "clip_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+    }
+
+    # -- hooks for subclasses -------------------------------------------------
+    _per_step = False
+
+    def _criterion(self, y):
+        """Return ``(criterion class, dict of its parameters)`` for targets y."""
+        raise NotImplementedError
+
+    def _stratify_validation(self, y):
+        return False
+
+    # -- data -------------------------------------------------------------------
+    def _check_X(self, X, *, reset):
+        """Validate X; return ``(tensor (n, T, F), lengths tensor or None)``."""
+        X, lengths = check_sequences(self, X, reset=reset)
+        X = torch.from_numpy(X)
+        return X, None if lengths is None else torch.from_numpy(lengths)
+
+    @staticmethod
+    def _net_input(X, lengths):
+        return X if lengths is None else {"X": X, "lengths": lengths}
+
+    # -- training ---------------------------------------------------------------
+    def _module_params(self, n_outputs):
+        return {
+            "n_features": self._n_step_features,
+            "n_outputs": n_outputs,
+            "cell": self.cell,
+            "num_hidden": self.num_hidden,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+            "per_step": self._per_step,
+        }
+
+    def _callbacks(self, n_train):
+        """Callbacks for one call of ``fit``, ``n_train`` training sequences."""
+        callbacks = []
+        if self.clip_grad_norm is not None:
+            callbacks.append(
+                ("clip_grad_norm", GradientNormClipping(self.clip_grad_norm))
+            )
+        if self.lr_schedule == "onecycle":
+            steps = self.max_epochs * -(-n_train // self.batch_size)
+            scheduler = LRScheduler(
+                torch.optim.lr_scheduler.OneCycleLR,
+                max_lr=self.lr,
+                total_steps=steps,
+                step_every="batch",
+                last_epoch=-1,
+            )
+            callbacks.append(("lr_schedule", scheduler))
+        elif self.lr_schedule == "cosine":
+            scheduler = LRScheduler(
+                torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs, last_epoch=-1
+            )
+            callbacks.append(("lr_schedule", scheduler))
+        elif self.lr_schedule == "plateau":
+            monitor = "valid_loss" if self.early_stopping else "train_loss"
+            scheduler = LRScheduler(
+                torch.optim.lr_scheduler.ReduceLROnPlateau, monitor=monitor, factor=0.25, patience=1
+            )
+            callbacks.append(("lr_schedule", scheduler))
+        if self.early_stopping:
+            stopper = EarlyStopping(
+                patience=self.n_iter_no_change, load_best=True, sink=lambda *a: None
+            )
+            callbacks.append(("early_stopping", stopper))
+        if self.verbose:
+            callbacks.append(("progress_bar", _DelayedProgressBar()))
+        for i, cb in enumerate(self.callbacks or []):
+            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
+        return callbacks
+
+    def _train_split(self, y):
+        if not self.early_stopping:
+            return None
+        return ValidSplit(
+            self.validation_fraction,
+            stratified=self._stratify_validation(y),
+            random_state=self._seed,
+        )
+
+    def _fit_net(self, X, lengths, y, n_outputs):
+        """Build (or reuse, with ``warm_start``) the skorch net and train it."""
+        self._seed = check_random_state(self.random_state).randint(2**31 - 1)
+        n_train = len(X)
+        if self.early_stopping:
+            n_train -= int(np.ceil(self.validation_fraction * n_train))
+        callbacks = self._callbacks(max(n_train, 1))
+        optimizer = self.optimizer
+        if isinstance(optimizer, str):
+            optimizer = _OPTIMIZERS[optimizer]
+        criterion, criterion_params = self._criterion(y)
+        warm = self.warm_start and hasattr(self, "net_")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._seed)
+            if warm:
+                net = self.net_
+                net.set_params(
+                    callbacks=callbacks,
+                    max_epochs=self.max_epochs,
+                    lr=self.lr,
+                    train_split=self._train_split(y),
+                    verbose=self.verbose,
+                    **{f"criterion__{k}": v for k, v in criterion_params.items()},
+                )
+            else:
+                net = _SequenceNet(
+                    module=RecurrentNetwork,
+                    criterion=criterion,
+                    optimizer=optimizer,
+                    lr=self.lr,
+                    max_epochs=self.max_epochs,
+                    batch_size=self.batch_size,
+                    iterator_train=BatchIterator,
+                    iterator_train__shuffle=True,
+                    iterator_train__random_state=np.random.RandomState(self._seed),
+                    iterator_valid=BatchIterator,
+                    iterator_valid__batch_size=max(
+                        self.batch_size, _MIN_EVAL_BATCH_SIZE
+                    ),
+                    train_split=self._train_split(y),
+                    callbacks=callbacks,
+                    device=self.device,
+                    verbose=self.verbose,
+                    **{f"module__{k}": v for k, v in self._module_params(n_outputs).items()},
+                    **{f"criterion__{k}": v for k, v in criterion_params.items()},
+                )
+                net.initialize()
+            # skorch stops cleanly on KeyboardInterrupt: the net stays usable
+            net.partial_fit(self._net_input(X, lengths), y)
+        self.net_ = net
+        self.n_iter_ = len(net.history)
+        return self
+
+    def _predict_batches(self, X, transform):
+        """Validate X, run the network batch by batch and concatenate
+        ``transform(output)`` of each batch as one numpy array."""
+        check_is_fitted(self)
+        X, lengths = self._check_X(X, reset=False)
+        outputs = self.net_.forward_iter(self._net_input(X, lengths), training=False)
+        return np.concatenate([transform(out).cpu().numpy() for out in outputs])
+
+    @property
+    def history_(self):
+        """Per-epoch training log as a :class:`pandas.DataFrame`.
+
+        One row per epoch with the training loss (``train_loss``), the
+        validation loss when ``early_stopping=True`` (``valid_loss``), the
+        learning rate schedule's effect and the epoch duration (``dur``, s).
+        """
+        check_is_fitted(self)
+        rows = [
+            {k: v for k, v in epoch.items() if k != "batches"}
+            for epoch in self.net_.history
+        ]
+        return pd.DataFrame(rows).set_index("epoch")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags

@@ -1,0 +1,196 @@
+"""Input validation and batching for sequence data."""
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils.validation import check_array, validate_data
+from torch.utils.data import Subset
+
+# label used for padded steps; torch's cross-entropy ignores it
+PAD_LABEL = -100
+
+
+def _as_ragged(X):
+    """Return X as a list of sequences if it is a list-like of unequal lengths.
+
+    Equal-length list-likes are left to numpy (they are plain 2-D or 3-D data).
+    """
+    if isinstance(X, pd.Series):
+        X = X.to_list()
+    elif isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
+        X = list(X)
+    elif not isinstance(X, (list, tuple)):
+        return None
+    if len(X) == 0:
+        raise ValueError(
+            "X is empty: found 0 sequences while at least 1 is required."
+        )
+    lengths = set()
+    for x in X:
+        if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+            return None  # scalars: 1-D data, rejected with numpy's message later
+        lengths.add(len(x))
+    return list(X) if len(lengths) > 1 else None
+
+
+def _ragged_to_padded(items, n_step_features):
+    """Validate a list of sequences and pad them into one array."""
+    arrays = []
+    for i, x in enumerate(items):
+        try:
+            arr = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"Sequence {i} of X could not be converted to numbers ({exc}); "
+                "each sequence must be numeric, shaped (T_i,) or (T_i, n_features)."
+            ) from exc
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise ValueError(
+                f"Sequence {i} of X has {arr.ndim} dimensions; each sequence must "
+                "be shaped (T_i,) or (T_i, n_features)."
+            )
+        if arr.shape[0] == 0:
+            raise ValueError(
+                f"Sequence {i} of X has length 0; every sequence needs at least "
+                "one step. Drop empty sequences before calling the estimator."
+            )
+        if not np.isfinite(arr).all():
+            raise ValueError(
+                f"Sequence {i} of X contains NaN or infinity; replace or drop "
+                "missing values before calling the estimator."
+            )
+        if n_step_features is not None and arr.shape[1] != n_step_features:
+            raise ValueError(
+                f"Sequence {i} of X has {arr.shape[1]} features per step, but "
+                f"{n_step_features} were expected (as in the other sequences "
+                "or at fit time)."
+            )
+        n_step_features = arr.shape[1]
+        arrays.append(arr)
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    padded = np.zeros((len(arrays), lengths.max(), n_step_features), np.float32)
+    for i, arr in enumerate(arrays):
+        padded[i, : len(arr)] = arr
+    return padded, lengths
+
+
+def check_sequences(estimator, X, *, reset):
+    """Validate numeric sequence input.
+
+    Accepted layouts: 2-D ``(n_samples, n_timesteps)`` (univariate, also pandas
+    DataFrames), 3-D ``(n_samples, n_timesteps, n_features)``, and list-likes
+    of ``(T_i,)`` or ``(T_i, n_features)`` arrays of different lengths.
+
+    With ``reset=True`` the layout is recorded on the estimator
+    (``n_features_in_``, ``feature_names_in_``); otherwise X is checked
+    against it.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, max_timesteps, n_features), float32
+    lengths : ndarray of shape (n_samples,) or None
+        Real lengths, None when every sequence has all ``max_timesteps`` steps.
+    """
+    n_step = None if reset else estimator._n_step_features
+    ragged = _as_ragged(X)
+    if ragged is not None:
+        X, lengths = _ragged_to_padded(ragged, n_step)
+        if reset:
+            estimator._tabular = False
+            estimator.n_features_in_ = X.shape[2]
+        return X, lengths
+
+    ndim = getattr(X, "ndim", None)
+    if ndim is None:
+        ndim = np.asarray(X).ndim
+    if ndim == 3:
+        X = check_array(X, allow_nd=True, dtype=np.float32, estimator=estimator)
+        if reset:
+            estimator._tabular = False
+            estimator.n_features_in_ = X.shape[2]
+        elif X.shape[2] != n_step:
+            raise ValueError(
+                f"X has {X.shape[2]} features per step, but {type(estimator).__name__} "
+                f"is expecting {n_step} features per step as input."
+            )
+    elif reset or estimator._tabular:
+        # 2-D data: columns are time steps, validated as scikit-learn does
+        X = validate_data(estimator, X, reset=reset, dtype=np.float32)
+        if reset:
+            estimator._tabular = True
+        X = X[:, :, None]
+    else:
+        X = check_array(X, dtype=np.float32, estimator=estimator)
+        if n_step != 1:
+            raise ValueError(
+                f"X is 2-D, but {type(estimator).__name__} was fitted on sequences "
+                f"with {n_step} features per step: pass a 3-D array "
+                f"(n_samples, n_timesteps, {n_step}) or a list of "
+                f"(T_i, {n_step}) arrays."
+            )
+        X = X[:, :, None]
+    if reset:
+        estimator._n_step_features = X.shape[2]
+    # torch needs writable memory (read-only memmaps are copied)
+    return np.require(X, dtype=np.float32, requirements=["C", "W"]), None
+
+
+class BatchIterator:
+    """Iterate over mini-batches of a skorch dataset by slicing its tensors.
+
+    skorch's default is a :class:`torch.utils.data.DataLoader`, which indexes
+    and collates one sample at a time. Here the whole data is already one
+    padded tensor, so a batch is a single indexing operation. Padding beyond
+    the longest sequence of a batch is trimmed.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset or torch.utils.data.Subset of one
+        ``dataset.X`` is a tensor or a dict ``{"X": tensor, "lengths": tensor}``;
+        ``dataset.y`` a tensor or None.
+    batch_size : int
+    shuffle : bool, default=False
+    random_state : numpy.random.RandomState or None
+        Source of the shuffling order; kept across epochs.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, random_state=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        dataset, indices = self.dataset, None
+        if isinstance(dataset, Subset):
+            dataset, indices = dataset.dataset, torch.as_tensor(dataset.indices)
+        X, y = dataset.X, dataset.y
+        lengths = X.get("lengths") if isinstance(X, dict) else None
+        X = X["X"] if isinstance(X, dict) else X
+        n = len(self.dataset)
+        order = indices
+        if self.shuffle:
+            rng = self.random_state or np.random
+            perm = torch.from_numpy(rng.permutation(n))
+            order = perm if indices is None else indices[perm]
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                sl = slice(start, start + self.batch_size)
+            else:
+                sl = order[start : start + self.batch_size]
+            Xb = X[sl]
+            yb = None if y is None else y[sl]
+            if lengths is None:
+                yield Xb, yb
+                continue
+            lb = lengths[sl]
+            t = int(lb.max())
+            Xb = Xb[:, :t]
+            if yb is not None and yb.ndim > 1 and yb.shape[1] > t:
+                yb = yb[:, :t]
+            yield {"X": Xb, "lengths": lb}, yb
