@@ -1,5 +1,6 @@
 """Shared machinery of the sklstm estimators: parameters, validation, the skorch net."""
 
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -148,6 +149,11 @@ class _BaseSequenceEstimator(BaseEstimator):
             "per_step": self._per_step,
         }
 
+    def _optimizer_class(self):
+        if isinstance(self.optimizer, str):
+            return _OPTIMIZERS[self.optimizer]
+        return self.optimizer
+
     def _callbacks(self, n_train):
         """Callbacks for one call of ``fit``, ``n_train`` training sequences."""
         callbacks = []
@@ -162,6 +168,11 @@ class _BaseSequenceEstimator(BaseEstimator):
                 max_lr=self.lr,
                 total_steps=steps,
                 step_every="batch",
+                # cycle the momentum only where the optimizer has one
+                cycle_momentum=bool(
+                    {"momentum", "betas"}
+                    & set(inspect.signature(self._optimizer_class()).parameters)
+                ),
                 last_epoch=-1,
             )
             callbacks.append(("lr_schedule", scheduler))
@@ -203,9 +214,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         if self.early_stopping:
             n_train -= int(np.ceil(self.validation_fraction * n_train))
         callbacks = self._callbacks(max(n_train, 1))
-        optimizer = self.optimizer
-        if isinstance(optimizer, str):
-            optimizer = _OPTIMIZERS[optimizer]
+        optimizer = self._optimizer_class()
         criterion, criterion_params = self._criterion(y)
         warm = self.warm_start and hasattr(self, "net_")
         with torch.random.fork_rng(devices=[]):

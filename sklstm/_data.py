@@ -99,7 +99,7 @@ def check_sequences(estimator, X, *, reset):
         X, lengths = _ragged_to_padded(ragged, n_step)
         if reset:
             estimator._tabular = False
-            estimator.n_features_in_ = X.shape[2]
+            estimator.n_features_in_ = estimator._n_step_features = X.shape[2]
         return X, lengths
 
     ndim = getattr(X, "ndim", None)

@@ -50,7 +50,7 @@ def make_bit_counting(n_bits=20, *, n_samples=None, three_d=False, random_state=
     >>> X.shape, y.shape
     ((16, 4), (16,))
     >>> X[0], y[0]
-    (array([1, 0, 1, 0], dtype=int8), np.int64(2))
+    (array([0, 0, 0, 1], dtype=int8), np.int64(1))
     """
     total = 2**n_bits
     rng = check_random_state(random_state)

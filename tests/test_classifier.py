@@ -1,0 +1,340 @@
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_class_weight
+from skorch.callbacks import Callback
+
+from sklstm import SequenceClassifier
+from sklstm.datasets import make_bit_counting
+
+FAST = dict(num_hidden=8, max_epochs=3, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def bits():
+    return make_bit_counting(n_bits=6, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def ragged():
+    """Sequences of 2 to 9 steps; label: is the sum of the first feature > 0."""
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(rng.randint(2, 10), 2)) for _ in range(80)]
+    y = np.array([int(x[:, 0].sum() > 0) for x in X])
+    return X, y
+
+
+def test_learns_bit_counting(bits):
+    X, y = bits
+    clf = SequenceClassifier(num_hidden=16, max_epochs=60, batch_size=8, lr=0.03, random_state=0)
+    # the single strings of 0 and 6 ones are the only hard cases
+    assert clf.fit(X, y).score(X, y) >= 0.95
+    assert clf.n_iter_ == 60
+    np.testing.assert_array_equal(clf.classes_, np.arange(7))
+    proba = clf.predict_proba(X)
+    assert proba.shape == (64, 7)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_2d_and_3d_layouts_agree(bits):
+    X, y = bits
+    clf2 = SequenceClassifier(**FAST).fit(X, y)
+    clf3 = SequenceClassifier(**FAST).fit(X[:, :, None], y)
+    assert clf2.n_features_in_ == 6  # 2-D: columns are time steps
+    assert clf3.n_features_in_ == 1  # 3-D: features per step
+    np.testing.assert_allclose(
+        clf2.predict_proba(X), clf3.predict_proba(X[:, :, None]), rtol=1e-5
+    )
+    # a model fitted on 2-D data also reads the 3-D layout of the same data
+    np.testing.assert_array_equal(clf2.predict(X[:, :, None]), clf2.predict(X))
+
+
+def test_3d_multivariate_accepts_other_lengths_at_predict():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 7, 3))
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    clf = SequenceClassifier(**FAST).fit(X, y)
+    assert clf.n_features_in_ == 3
+    assert clf.predict(rng.normal(size=(5, 11, 3))).shape == (5,)
+
+
+@pytest.mark.parametrize("container", [list, tuple, "object_array", pd.Series])
+def test_ragged_containers(ragged, container):
+    X, y = ragged
+    if container == "object_array":
+        Xc = np.empty(len(X), dtype=object)
+        Xc[:] = X
+    else:
+        Xc = container(X)
+    clf = SequenceClassifier(**FAST).fit(Xc, y)
+    assert clf.n_features_in_ == 2
+    assert clf.predict(Xc).shape == (80,)
+
+
+def test_ragged_univariate_sequences():
+    X = [[1, 0, 1], [1, 1], [0, 0, 0, 0, 1], [1], [0, 1, 1, 1]]
+    y = [2, 2, 1, 1, 3]
+    clf = SequenceClassifier(**FAST).fit(X, y)
+    assert clf.n_features_in_ == 1
+    assert clf.predict([[1, 1, 1], [0]]).shape == (2,)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_padding_does_not_change_predictions(ragged, cell, bidirectional):
+    X, y = ragged
+    clf = SequenceClassifier(cell=cell, bidirectional=bidirectional, **FAST).fit(X, y)
+    short = X[0][:3]
+    long_ = np.ones((25, 2))
+    alone = clf.predict_proba([short, short[:2]])
+    # same sequences batched with a much longer one: padded to 25 steps
+    batched = clf.predict_proba([short, long_, short[:2]])
+    np.testing.assert_allclose(batched[[0, 2]], alone, rtol=1e-5, atol=1e-6)
+    # and one by one (no padding at all)
+    single = np.vstack([clf.predict_proba([s]) for s in (short, short[:2])])
+    np.testing.assert_allclose(single, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_dataframe_records_feature_names(bits):
+    X, y = bits
+    df = pd.DataFrame(X, columns=[f"t{i}" for i in range(6)])
+    clf = SequenceClassifier(**FAST).fit(df, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
+    np.testing.assert_array_equal(clf.predict(df), clf.predict(X))
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(df.rename(columns={"t0": "other"}))
+
+
+def test_string_labels_sorted_classes(bits):
+    X, y = bits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six"])
+    clf = SequenceClassifier(**FAST).fit(X, names[y])
+    np.testing.assert_array_equal(clf.classes_, np.sort(names))
+    assert set(clf.predict(X)) <= set(names)
+
+
+def test_reproducible_with_random_state(ragged):
+    X, y = ragged
+    p1 = SequenceClassifier(dropout=0.3, **FAST).fit(X, y).predict_proba(X)
+    p2 = SequenceClassifier(dropout=0.3, **FAST).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    # fitting does not disturb the user's global torch random state
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    SequenceClassifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+def test_pickle_and_joblib_round_trip(ragged, tmp_path):
+    X, y = ragged
+    clf = SequenceClassifier(**FAST).fit(X, y)
+    expected = clf.predict_proba(X)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    joblib.dump(clf, tmp_path / "clf.joblib")
+    restored = joblib.load(tmp_path / "clf.joblib")
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    np.testing.assert_array_equal(restored.history_, clf.history_)
+
+
+def test_grid_search_and_cross_val_score(bits):
+    X, y = bits
+    X, y = np.tile(X, (2, 1)), np.tile(y, 2)
+    search = GridSearchCV(
+        SequenceClassifier(max_epochs=2, batch_size=32, random_state=0),
+        {"num_hidden": [4, 8], "cell": ["lstm", "gru"]},
+        cv=3,
+    ).fit(X, y)
+    assert search.cv_results_["mean_test_score"].shape == (4,)
+    assert search.best_estimator_.cell in ("lstm", "gru")
+    scores = cross_val_score(make_pipeline(StandardScaler(), clone(search.estimator)), X, y, cv=2)
+    assert scores.shape == (2,)
+
+
+class RecordWeights(Callback):
+    """Keep a copy of the module's weights and the validation loss per epoch."""
+
+    def initialize(self):
+        self.weights_, self.valid_loss_ = [], []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.weights_.append({k: v.clone() for k, v in net.module_.state_dict().items()})
+        self.valid_loss_.append(net.history[-1, "valid_loss"])
+
+
+def test_early_stopping_restores_best_weights(ragged):
+    X, y = ragged
+    recorder = RecordWeights()
+    clf = SequenceClassifier(
+        num_hidden=8, max_epochs=60, lr=0.05, lr_schedule="constant",
+        early_stopping=True, n_iter_no_change=3, validation_fraction=0.25,
+        callbacks=[recorder], random_state=0,
+    ).fit(X, y)
+    assert clf.n_iter_ < 60
+    history = clf.history_
+    assert {"train_loss", "valid_loss", "dur"} <= set(history.columns)
+    best = int(np.argmin(recorder.valid_loss_))
+    assert best < clf.n_iter_ - 1  # stopped after some epochs without progress
+    for name, value in clf.net_.module_.state_dict().items():
+        torch.testing.assert_close(value, recorder.weights_[best][name])
+
+
+def test_class_weight(bits):
+    X, y = bits
+    clf = SequenceClassifier(class_weight="balanced", **FAST).fit(X, y)
+    expected = compute_class_weight("balanced", classes=np.arange(7), y=y)
+    np.testing.assert_allclose(clf.net_.criterion_.weight.numpy(), expected, rtol=1e-6)
+    weights = {c: 1.0 for c in range(7)} | {3: 5.0}
+    clf = SequenceClassifier(class_weight=weights, **FAST).fit(X, y)
+    assert clf.net_.criterion_.weight[3] == 5.0
+
+
+@pytest.mark.parametrize("schedule", ["constant", "onecycle", "cosine", "plateau"])
+def test_lr_schedules(bits, schedule):
+    X, y = bits
+    clf = SequenceClassifier(lr_schedule=schedule, **{**FAST, "max_epochs": 4}).fit(X, y)
+    lr_end = clf.net_.optimizer_.param_groups[0]["lr"]
+    if schedule == "constant":
+        assert lr_end == clf.lr
+    elif schedule in ("onecycle", "cosine"):
+        assert lr_end < clf.lr / 10
+
+
+def test_optimizer_by_name_or_class(bits):
+    X, y = bits
+    for opt in ["sgd", "rmsprop", "adamw", torch.optim.Adagrad]:
+        clf = SequenceClassifier(optimizer=opt, **FAST).fit(X, y)
+        expected = opt if isinstance(opt, type) else type(clf.net_.optimizer_)
+        assert isinstance(clf.net_.optimizer_, expected)
+
+
+class GradNorm(Callback):
+    def initialize(self):
+        self.norms_ = []
+        return self
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        grads = [p.grad for _, p in named_parameters if p.grad is not None]
+        self.norms_.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+
+
+def test_gradient_clipping(bits):
+    X, y = bits
+    probe = GradNorm()
+    SequenceClassifier(clip_grad_norm=0.01, callbacks=[probe], **FAST).fit(X, y)
+    assert max(probe.norms_) <= 0.01 + 1e-6
+    probe = GradNorm()
+    SequenceClassifier(callbacks=[("probe", probe)], **FAST).fit(X, y)
+    assert max(probe.norms_) > 0.01
+
+
+def test_warm_start_continues_training(bits):
+    X, y = bits
+    clf = SequenceClassifier(warm_start=True, **FAST).fit(X, y)
+    module = clf.net_.module_
+    clf.fit(X, y)
+    assert clf.net_.module_ is module
+    assert clf.n_iter_ == 6 and len(clf.history_) == 6
+    cold = SequenceClassifier(**FAST).fit(X, y)
+    cold.fit(X, y)
+    assert cold.n_iter_ == 3
+    with pytest.raises(ValueError, match="classes that the first fit did not see"):
+        clf.fit(X, y + 10)
+
+
+class Interrupt(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_fit_leaves_usable_model(bits):
+    X, y = bits
+    clf = SequenceClassifier(callbacks=[Interrupt()], **{**FAST, "max_epochs": 10})
+    clf.fit(X, y)
+    assert clf.n_iter_ == 2
+    assert clf.predict(X).shape == (64,)
+
+
+def test_verbose_prints_epoch_table(bits, capsys):
+    X, y = bits
+    SequenceClassifier(verbose=1, **FAST).fit(X, y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "dur" in out
+    SequenceClassifier(verbose=0, **FAST).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+# -- bad input ----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "X, y, error, match",
+    [
+        (np.array([[0.0, np.nan]] * 4), [0, 1, 0, 1], ValueError, "NaN"),
+        (np.array([[0.0, np.inf]] * 4), [0, 1, 0, 1], ValueError, "infinity"),
+        (np.empty((0, 5)), [], ValueError, "0 sample"),
+        ([], [], ValueError, "empty"),
+        (np.arange(4.0), [0, 1, 0, 1], ValueError, "Expected 2D array"),
+        ([[1.0, 2.0], [], [1.0]], [0, 1, 0], ValueError, "Sequence 1 of X has length 0"),
+        ([[1.0, np.nan], [1.0]], [0, 1], ValueError, "Sequence 0 of X contains NaN"),
+        ([np.ones((3, 2)), np.ones((2, 3))], [0, 1], ValueError, "3 features per step"),
+        ([[1.0, "a"], [1.0]], [0, 1], TypeError, "Sequence 0 of X could not be"),
+        (np.ones((4, 3)), [0, 1, 0], ValueError, "inconsistent numbers of samples"),
+        (np.ones((4, 3)), [0.1, 0.5, 1.7, 2.2], ValueError, "Unknown label type"),
+        (np.ones((4, 3)), None, ValueError, "requires y to be passed"),
+        (np.ones((4, 3, 2, 2)), [0, 1, 0, 1], ValueError, "dim 4"),
+    ],
+)
+def test_bad_input_at_fit(X, y, error, match):
+    with pytest.raises(error, match=match):
+        SequenceClassifier(**FAST).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"cell": "lsmt"}, "'cell' parameter"),
+        ({"num_hidden": 0}, "'num_hidden' parameter"),
+        ({"dropout": 1.5}, "'dropout' parameter"),
+        ({"lr_schedule": "linear"}, "'lr_schedule' parameter"),
+        ({"class_weight": "auto"}, "'class_weight' parameter"),
+        ({"optimizer": "adagrad"}, "'optimizer' parameter"),
+    ],
+)
+def test_invalid_parameters(bits, params, match):
+    X, y = bits
+    with pytest.raises(ValueError, match=match):
+        SequenceClassifier(**params).fit(X, y)
+
+
+def test_unknown_parameter_in_set_params():
+    with pytest.raises(ValueError, match="Invalid parameter 'num_hiden'"):
+        SequenceClassifier().set_params(num_hiden=3)
+
+
+def test_bad_input_at_predict(bits, ragged):
+    X, y = bits
+    clf = SequenceClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="X has 5 features, but SequenceClassifier is expecting 6"):
+        clf.predict(X[:, :5])
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(np.full((2, 6), np.nan))
+    Xr, yr = ragged
+    clf = SequenceClassifier(**FAST).fit(Xr, yr)
+    with pytest.raises(ValueError, match="X has 3 features per step, but SequenceClassifier is expecting 2"):
+        clf.predict(np.ones((4, 5, 3)))
+    with pytest.raises(ValueError, match="Sequence 1 of X has 1 features per step, but 2"):
+        clf.predict([np.ones((3, 2)), np.ones((4, 1))])
+    with pytest.raises(ValueError, match="pass a 3-D array"):
+        clf.predict(np.ones((4, 5)))
