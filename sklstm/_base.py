@@ -22,6 +22,7 @@ from skorch.dataset import ValidSplit, unpack_data
 
 from ._data import BatchIterator, check_sequences
 from .modules import RecurrentNetwork
+from .preprocessing._vocabulary import Vocabulary, is_text
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -37,13 +38,27 @@ _MIN_EVAL_BATCH_SIZE = 1024
 _PROGRESS_BAR_DELAY_S = 2.0
 
 
-class _SequenceNet(NeuralNet):
-    """skorch net whose loss also handles one output per step.
+def _detach(state):
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
 
-    Per-step outputs ``(batch, time, n_classes)`` are flattened so that the
-    cross-entropy sees one row per step; padded steps carry the label -100,
-    which the criterion ignores.
+
+class _SequenceNet(NeuralNet):
+    """skorch net for the recurrent estimators.
+
+    * Per-step outputs ``(batch, time, n_classes)`` are flattened so that the
+      cross-entropy sees one row per step; padded steps carry the label -100,
+      which the criterion ignores.
+    * With ``stateful=True`` (truncated back-propagation through time over
+      consecutive windows), the recurrent state at the end of one batch,
+      detached from the graph, is the initial state of the next; it is reset
+      at the start of each epoch, for training and validation alike.
     """
+
+    def __init__(self, module, criterion, stateful=False, **kwargs):
+        super().__init__(module, criterion, **kwargs)
+        self.stateful = stateful
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if y_pred.ndim == 3:
@@ -54,14 +69,35 @@ class _SequenceNet(NeuralNet):
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         # training mode is set once per epoch instead of at every batch
         self._set_training(True)
+        self.train_state_ = self.valid_state_ = None
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+
+    def _infer_carrying(self, Xi, phase, **fit_params):
+        """Forward pass; with ``stateful``, start from and keep the carried state."""
+        if not self.stateful:
+            return self.infer(Xi, **fit_params)
+        attr = f"{phase}_state_"
+        y_pred, state = self.infer(
+            Xi, state=getattr(self, attr), return_state=True, **fit_params
+        )
+        setattr(self, attr, _detach(state))
+        return y_pred
 
     def train_step_single(self, batch, **fit_params):
         """One forward and backward pass; the module is already in training mode."""
         Xi, yi = unpack_data(batch)
-        y_pred = self.infer(Xi, **fit_params)
+        y_pred = self._infer_carrying(Xi, "train", **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        """Validation loss of one batch, carrying state like training."""
+        self._set_training(False)
+        Xi, yi = unpack_data(batch)
+        with torch.no_grad():
+            y_pred = self._infer_carrying(Xi, "valid", **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=False)
         return {"loss": loss, "y_pred": y_pred}
 
     def evaluation_step(self, batch, training=False):
@@ -97,6 +133,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         "cell": [StrOptions({"lstm", "gru", "rnn"})],
         "num_hidden": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -127,7 +164,38 @@ class _BaseSequenceEstimator(BaseEstimator):
 
     # -- data -------------------------------------------------------------------
     def _check_X(self, X, *, reset):
-        """Validate X; return ``(tensor (n, T, F), lengths tensor or None)``."""
+        """Validate X; return ``(tensor, lengths tensor or None)``.
+
+        Numeric sequences give a float tensor ``(n, T, n_features)``; text
+        (strings or token lists) gives token ids ``(n, T)`` from the
+        vocabulary learned at fit time, and always its lengths.
+        """
+        text = is_text(X) and not isinstance(X, pd.DataFrame)
+        if reset:
+            for attr in ("vocabulary_", "n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(attr, None)
+            if text:
+                self.vocabulary_ = Vocabulary(add_eos=False).fit(X)
+                self._n_step_features = None
+        elif text != hasattr(self, "vocabulary_"):
+            fitted_on = "text" if hasattr(self, "vocabulary_") else "numeric sequences"
+            raise ValueError(
+                f"{type(self).__name__} was fitted on {fitted_on}, but X holds "
+                f"{'text' if text else 'numeric sequences'}; pass the same kind "
+                "of input as at fit time."
+            )
+        if text:
+            ids = self.vocabulary_.transform(X)
+            lengths = np.array([len(i) for i in ids], dtype=np.int64)
+            if lengths.min() == 0:
+                raise ValueError(
+                    f"Text {int(np.argmin(lengths))} of X has no tokens; every "
+                    "text needs at least one."
+                )
+            padded = np.zeros((len(ids), lengths.max()), dtype=np.int64)
+            for i, seq in enumerate(ids):
+                padded[i, : len(seq)] = seq
+            return torch.from_numpy(padded), torch.from_numpy(lengths)
         X, lengths = check_sequences(self, X, reset=reset)
         X = torch.from_numpy(X)
         return X, None if lengths is None else torch.from_numpy(lengths)
@@ -138,8 +206,11 @@ class _BaseSequenceEstimator(BaseEstimator):
 
     # -- training ---------------------------------------------------------------
     def _module_params(self, n_outputs):
+        text = hasattr(self, "vocabulary_")
         return {
             "n_features": self._n_step_features,
+            "vocab_size": len(self.vocabulary_.tokens_) if text else None,
+            "embedding_dim": self.embedding_dim,
             "n_outputs": n_outputs,
             "cell": self.cell,
             "num_hidden": self.num_hidden,

@@ -31,6 +31,8 @@ class SequenceClassifier(ClassifierMixin, _BaseSequenceEstimator):
         Units per recurrent layer (per direction).
     num_layers : int, default=1
         Number of stacked recurrent layers.
+    embedding_dim : int or None, default=None
+        Size of the word embeddings when X is text; ``num_hidden`` if None.
     bidirectional : bool, default=False
         Whether the recurrent layers also read each sequence backwards.
     dropout : float, default=0.0
@@ -134,6 +136,7 @@ class SequenceClassifier(ClassifierMixin, _BaseSequenceEstimator):
         cell="lstm",
         num_hidden=24,
         num_layers=1,
+        embedding_dim=None,
         bidirectional=False,
         dropout=0.0,
         max_epochs=60,
@@ -155,6 +158,7 @@ class SequenceClassifier(ClassifierMixin, _BaseSequenceEstimator):
         self.cell = cell
         self.num_hidden = num_hidden
         self.num_layers = num_layers
+        self.embedding_dim = embedding_dim
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.max_epochs = max_epochs

@@ -1,0 +1,5 @@
+"""Preprocessing for sequence estimators: word vocabularies."""
+
+from ._vocabulary import Vocabulary
+
+__all__ = ["Vocabulary"]
