@@ -1,7 +1,9 @@
 """Recurrent networks (LSTM, GRU, RNN) as scikit-learn estimators."""
 
 from ._classifier import SequenceClassifier
+from ._regressor import SequenceRegressor
+from ._tagger import SequenceTagger
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["SequenceClassifier", "__version__"]
+__all__ = ["SequenceClassifier", "SequenceRegressor", "SequenceTagger", "__version__"]

@@ -153,7 +153,8 @@ class _BaseSequenceEstimator(BaseEstimator):
     }
 
     # -- hooks for subclasses -------------------------------------------------
-    _per_step = False
+    _per_step = False  # one output per step rather than per sequence
+    _tabular_2d = True  # 2-D X: columns are a fixed number of steps
 
     def _criterion(self, y):
         """Return ``(criterion class, dict of its parameters)`` for targets y."""
@@ -200,6 +201,13 @@ class _BaseSequenceEstimator(BaseEstimator):
         X = torch.from_numpy(X)
         return X, None if lengths is None else torch.from_numpy(lengths)
 
+    def _require_y(self, y, what):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                f"is None. Pass {what}."
+            )
+
     @staticmethod
     def _net_input(X, lengths):
         return X if lengths is None else {"X": X, "lengths": lengths}
@@ -225,15 +233,15 @@ class _BaseSequenceEstimator(BaseEstimator):
             return _OPTIMIZERS[self.optimizer]
         return self.optimizer
 
-    def _callbacks(self, n_train):
-        """Callbacks for one call of ``fit``, ``n_train`` training sequences."""
+    def _callbacks(self, n_batches):
+        """Callbacks for one call of ``fit``, ``n_batches`` batches per epoch."""
         callbacks = []
         if self.clip_grad_norm is not None:
             callbacks.append(
                 ("clip_grad_norm", GradientNormClipping(self.clip_grad_norm))
             )
         if self.lr_schedule == "onecycle":
-            steps = self.max_epochs * -(-n_train // self.batch_size)
+            steps = self.max_epochs * n_batches
             scheduler = LRScheduler(
                 torch.optim.lr_scheduler.OneCycleLR,
                 max_lr=self.lr,
@@ -278,13 +286,21 @@ class _BaseSequenceEstimator(BaseEstimator):
             random_state=self._seed,
         )
 
-    def _fit_net(self, X, lengths, y, n_outputs):
-        """Build (or reuse, with ``warm_start``) the skorch net and train it."""
+    def _fit_net(self, X, lengths, y, n_outputs, **layout):
+        """Build (or reuse, with ``warm_start``) the skorch net and train it.
+
+        ``layout`` overrides how batches are made (the iterator and its
+        parameters, ``stateful``) and gives their number per epoch,
+        ``n_batches``; by default, shuffled mini-batches of sequences.
+        """
         self._seed = check_random_state(self.random_state).randint(2**31 - 1)
-        n_train = len(X)
-        if self.early_stopping:
-            n_train -= int(np.ceil(self.validation_fraction * n_train))
-        callbacks = self._callbacks(max(n_train, 1))
+        n_batches = layout.pop("n_batches", None)
+        if n_batches is None:
+            n_train = len(X)
+            if self.early_stopping:
+                n_train -= int(np.ceil(self.validation_fraction * n_train))
+            n_batches = max(-(-n_train // self.batch_size), 1)
+        callbacks = self._callbacks(n_batches)
         optimizer = self._optimizer_class()
         criterion, criterion_params = self._criterion(y)
         warm = self.warm_start and hasattr(self, "net_")
@@ -301,6 +317,11 @@ class _BaseSequenceEstimator(BaseEstimator):
                     **{f"criterion__{k}": v for k, v in criterion_params.items()},
                 )
             else:
+                params = layout or {
+                    "iterator_train": BatchIterator,
+                    "iterator_train__shuffle": True,
+                    "iterator_train__random_state": np.random.RandomState(self._seed),
+                }
                 net = _SequenceNet(
                     module=RecurrentNetwork,
                     criterion=criterion,
@@ -308,9 +329,6 @@ class _BaseSequenceEstimator(BaseEstimator):
                     lr=self.lr,
                     max_epochs=self.max_epochs,
                     batch_size=self.batch_size,
-                    iterator_train=BatchIterator,
-                    iterator_train__shuffle=True,
-                    iterator_train__random_state=np.random.RandomState(self._seed),
                     iterator_valid=BatchIterator,
                     iterator_valid__batch_size=max(
                         self.batch_size, _MIN_EVAL_BATCH_SIZE
@@ -319,6 +337,7 @@ class _BaseSequenceEstimator(BaseEstimator):
                     callbacks=callbacks,
                     device=self.device,
                     verbose=self.verbose,
+                    **params,
                     **{f"module__{k}": v for k, v in self._module_params(n_outputs).items()},
                     **{f"criterion__{k}": v for k, v in criterion_params.items()},
                 )

@@ -14,9 +14,40 @@ from sklearn.utils.validation import (
 )
 
 from ._base import _BaseSequenceEstimator
+from ._data import PAD_LABEL
+from ._docs import fill_doc
 
 
-class SequenceClassifier(ClassifierMixin, _BaseSequenceEstimator):
+class _LabelsMixin:
+    """Label encoding and class weights shared by the classifier and the tagger."""
+
+    def _encode_labels(self, labels):
+        """Learn ``classes_`` from 1-D labels (kept with ``warm_start``); return codes."""
+        check_classification_targets(labels)
+        if self.warm_start and hasattr(self, "classes_"):
+            if not np.isin(labels, self.classes_).all():
+                raise ValueError(
+                    "warm_start=True, but y holds classes that the first fit "
+                    f"did not see; expected a subset of {self.classes_}."
+                )
+            return np.searchsorted(self.classes_, labels)
+        encoder = LabelEncoder().fit(labels)
+        self.classes_ = encoder.classes_
+        return encoder.transform(labels)
+
+    def _criterion(self, y):
+        params = {}
+        if self.class_weight is not None:
+            codes = y[y != PAD_LABEL].numpy()
+            weights = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=self.classes_[codes]
+            )
+            params["weight"] = torch.as_tensor(weights, dtype=torch.float32)
+        return torch.nn.CrossEntropyLoss, params
+
+
+@fill_doc
+class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     """Recurrent network (LSTM, GRU or RNN) that classifies whole sequences.
 
     The network reads each sequence step by step; its state after the last
@@ -25,62 +56,11 @@ class SequenceClassifier(ClassifierMixin, _BaseSequenceEstimator):
 
     Parameters
     ----------
-    cell : {"lstm", "gru", "rnn"}, default="lstm"
-        Recurrent cell.
-    num_hidden : int, default=24
-        Units per recurrent layer (per direction).
-    num_layers : int, default=1
-        Number of stacked recurrent layers.
-    embedding_dim : int or None, default=None
-        Size of the word embeddings when X is text; ``num_hidden`` if None.
-    bidirectional : bool, default=False
-        Whether the recurrent layers also read each sequence backwards.
-    dropout : float, default=0.0
-        Dropout between recurrent layers and before the output layer.
-    max_epochs : int, default=60
-        Number of passes over the training data (fewer with early stopping).
-    batch_size : int, default=32
-        Sequences per training mini-batch. Prediction uses batches of at least
-        1024 sequences.
-    lr : float, default=0.01
-        Learning rate (the peak rate with ``lr_schedule="onecycle"``).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
-            default="adam"
-        Optimizer.
-    lr_schedule : {"constant", "onecycle", "cosine", "plateau"}, \
-            default="onecycle"
-        Learning-rate schedule: constant; one cycle of warm-up and annealing
-        over ``max_epochs`` (stepped every batch); cosine annealing over
-        ``max_epochs``; or divided by 4 when the loss (validation loss with
-        ``early_stopping``) stops improving.
-    clip_grad_norm : float or None, default=None
-        If set, the gradient norm is clipped to this value at every step.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data, stop when the
-        validation loss has not improved for ``n_iter_no_change`` epochs and
-        restore the weights of the best epoch.
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out with ``early_stopping``
-        (stratified when every class has at least two sequences).
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+    %(shared_parameters)s
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn's
         classifiers: ``"balanced"`` weighs each class by
         ``n_samples / (n_classes * count)``.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (instances or ``(name, callback)`` tuples).
-    warm_start : bool, default=False
-        If True, ``fit`` continues training the network of the previous call
-        for another ``max_epochs`` epochs instead of starting anew.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, dropout and the validation
-        split. With an int, fitting on the CPU is reproducible.
-    device : str or torch.device, default="cpu"
-        Where the network runs, e.g. ``"cuda"``.
-    verbose : int, default=0
-        0 is silent; 1 prints one table row per epoch and a progress bar on
-        epochs that run longer than two seconds.
 
     Attributes
     ----------
@@ -148,12 +128,12 @@ class SequenceClassifier(ClassifierMixin, _BaseSequenceEstimator):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        class_weight=None,
         callbacks=None,
         warm_start=False,
         random_state=None,
         device="cpu",
         verbose=0,
+        class_weight=None,
     ):
         self.cell = cell
         self.num_hidden = num_hidden
@@ -177,15 +157,6 @@ class SequenceClassifier(ClassifierMixin, _BaseSequenceEstimator):
         self.device = device
         self.verbose = verbose
 
-    def _criterion(self, y):
-        params = {}
-        if self.class_weight is not None:
-            weights = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=self.classes_[y.numpy()]
-            )
-            params["weight"] = torch.as_tensor(weights, dtype=torch.float32)
-        return torch.nn.CrossEntropyLoss, params
-
     def _stratify_validation(self, y):
         return torch.bincount(y).min() >= 2
 
@@ -206,26 +177,11 @@ class SequenceClassifier(ClassifierMixin, _BaseSequenceEstimator):
         self : SequenceClassifier
             The fitted classifier.
         """
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None. Pass one label per sequence."
-            )
+        self._require_y(y, "one label per sequence")
         X, lengths = self._check_X(X, reset=True)
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
-        check_classification_targets(y)
-        if self.warm_start and hasattr(self, "classes_"):
-            if not np.isin(y, self.classes_).all():
-                raise ValueError(
-                    "warm_start=True, but y holds classes that the first fit "
-                    f"did not see; expected a subset of {self.classes_}."
-                )
-            y = np.searchsorted(self.classes_, y)
-        else:
-            encoder = LabelEncoder().fit(y)
-            self.classes_ = encoder.classes_
-            y = encoder.transform(y)
+        y = self._encode_labels(y)
         y = torch.as_tensor(y, dtype=torch.long)
         return self._fit_net(X, lengths, y, n_outputs=len(self.classes_))
 

@@ -83,6 +83,10 @@ def check_sequences(estimator, X, *, reset):
     DataFrames), 3-D ``(n_samples, n_timesteps, n_features)``, and list-likes
     of ``(T_i,)`` or ``(T_i, n_features)`` arrays of different lengths.
 
+    2-D data is tabular (``n_features_in_`` is the number of time steps, as
+    scikit-learn's checks expect) when the estimator's ``_tabular_2d`` is
+    True, and univariate sequences of any length otherwise.
+
     With ``reset=True`` the layout is recorded on the estimator
     (``n_features_in_``, ``feature_names_in_``); otherwise X is checked
     against it.
@@ -115,15 +119,19 @@ def check_sequences(estimator, X, *, reset):
                 f"X has {X.shape[2]} features per step, but {type(estimator).__name__} "
                 f"is expecting {n_step} features per step as input."
             )
-    elif reset or estimator._tabular:
+    elif estimator._tabular_2d if reset else estimator._tabular:
         # 2-D data: columns are time steps, validated as scikit-learn does
         X = validate_data(estimator, X, reset=reset, dtype=np.float32)
         if reset:
             estimator._tabular = True
         X = X[:, :, None]
     else:
+        # 2-D data as univariate sequences of any length
         X = check_array(X, dtype=np.float32, estimator=estimator)
-        if n_step != 1:
+        if reset:
+            estimator._tabular = False
+            estimator.n_features_in_ = 1
+        elif n_step != 1:
             raise ValueError(
                 f"X is 2-D, but {type(estimator).__name__} was fitted on sequences "
                 f"with {n_step} features per step: pass a 3-D array "
@@ -194,3 +202,51 @@ class BatchIterator:
             if yb is not None and yb.ndim > 1 and yb.shape[1] > t:
                 yb = yb[:, :t]
             yield {"X": Xb, "lengths": lb}, yb
+
+
+def batchify(stream, n_columns):
+    """Lay one long stream out as ``n_columns`` consecutive parallel columns.
+
+    ``stream`` of shape ``(N, ...)`` becomes ``(n_columns, N // n_columns, ...)``:
+    column j holds steps ``j * L`` to ``(j + 1) * L - 1``. The last
+    ``N % n_columns`` steps are dropped, as in the reference language-model
+    code.
+    """
+    length = len(stream) // n_columns
+    if length < 2:
+        raise ValueError(
+            f"The training stream has {len(stream)} steps, too few to lay out in "
+            f"{n_columns} columns of at least 2 steps; lower batch_size or pass "
+            "more data."
+        )
+    return stream[: n_columns * length].reshape(n_columns, length, *stream.shape[1:])
+
+
+class WindowIterator:
+    """Iterate over consecutive time windows of column-laid-out streams.
+
+    For truncated back-propagation through time: ``dataset.X`` is
+    ``(n_columns, L, ...)`` (see :func:`batchify`), and each batch is the
+    next ``bptt`` steps of every column, in order, so that the state at the
+    end of one batch is the right start for the next.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset
+    batch_size : int
+        Ignored: the number of columns is fixed by the layout.
+    bptt : int
+        Window length.
+    """
+
+    def __init__(self, dataset, batch_size=None, bptt=35):
+        self.dataset = dataset
+        self.bptt = bptt
+
+    def __len__(self):
+        return -(-self.dataset.X.shape[1] // self.bptt)
+
+    def __iter__(self):
+        X, y = self.dataset.X, self.dataset.y
+        for start in range(0, X.shape[1], self.bptt):
+            yield X[:, start : start + self.bptt], y[:, start : start + self.bptt]

@@ -5,6 +5,7 @@ They are public so that they can be reused in plain PyTorch or skorch code.
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 __all__ = ["RecurrentNetwork"]
@@ -143,5 +144,14 @@ class RecurrentNetwork(nn.Module):
                 half = out.shape[-1] // 2
                 last = torch.cat([last[:, :half], out[:, 0, half:]], dim=-1)
             out = last
-        out = self.head(self.dropout(out))
+        out = self.dropout(out)
+        if self.training:
+            out = self.head(out)
+        else:
+            # In float32, a matrix product's rounding depends on how many rows
+            # it has, so a sequence's output would change (in the last bit)
+            # with the batch it is predicted in. Accumulating in float64 and
+            # rounding once makes predictions independent of the batch.
+            w, b = self.head.weight, self.head.bias
+            out = F.linear(out.double(), w.double(), b.double()).to(out.dtype)
         return (out, state) if return_state else out

@@ -1,5 +1,6 @@
 """Datasets for sequence learning: generated tasks and loaders."""
 
 from ._bit_counting import make_bit_counting
+from ._sequences import make_echo, make_parity, make_sine
 
-__all__ = ["make_bit_counting"]
+__all__ = ["make_bit_counting", "make_echo", "make_parity", "make_sine"]

@@ -4,6 +4,7 @@ from collections import Counter
 from numbers import Integral
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -14,8 +15,8 @@ EOS = "<eos>"
 
 def is_text(X):
     """Whether X looks like text: strings, or sequences of string tokens."""
-    if isinstance(X, str) or hasattr(X, "columns"):  # a DataFrame iterates names
-        return False
+    if isinstance(X, str) or hasattr(X, "columns") or sparse.issparse(X):
+        return False  # a DataFrame iterates over its column names
     if isinstance(X, np.ndarray) and X.dtype.kind in "US":
         return True
     try:

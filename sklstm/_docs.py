@@ -1,0 +1,64 @@
+"""Docstring text shared by the estimators (one source, no copy-paste)."""
+
+SHARED_PARAMETERS = """\
+cell : {"lstm", "gru", "rnn"}, default="lstm"
+    Recurrent cell.
+num_hidden : int, default=24
+    Units per recurrent layer (per direction).
+num_layers : int, default=1
+    Number of stacked recurrent layers.
+embedding_dim : int or None, default=None
+    Size of the word embeddings when X is text; ``num_hidden`` if None.
+bidirectional : bool, default=False
+    Whether the recurrent layers also read each sequence backwards.
+dropout : float, default=0.0
+    Dropout between recurrent layers and before the output layer.
+max_epochs : int, default=60
+    Number of passes over the training data (fewer with early stopping).
+batch_size : int, default=32
+    Sequences per training mini-batch. Prediction uses batches of at least
+    1024 sequences.
+lr : float, default=0.01
+    Learning rate (the peak rate with ``lr_schedule="onecycle"``).
+optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
+        default="adam"
+    Optimizer.
+lr_schedule : {"constant", "onecycle", "cosine", "plateau"}, \
+        default="onecycle"
+    Learning-rate schedule: constant; one cycle of warm-up and annealing
+    over ``max_epochs`` (stepped every batch); cosine annealing over
+    ``max_epochs``; or divided by 4 when the loss (validation loss with
+    ``early_stopping``) stops improving.
+clip_grad_norm : float or None, default=None
+    If set, the gradient norm is clipped to this value at every step.
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the training data, stop when the
+    validation loss has not improved for ``n_iter_no_change`` epochs and
+    restore the weights of the best epoch.
+validation_fraction : float, default=0.1
+    Fraction of the training data held out with ``early_stopping``
+    (stratified when every class has at least two sequences).
+n_iter_no_change : int, default=10
+    Patience of early stopping, in epochs.
+callbacks : list of skorch callbacks or None, default=None
+    Extra skorch callbacks (instances or ``(name, callback)`` tuples).
+warm_start : bool, default=False
+    If True, ``fit`` continues training the network of the previous call
+    for another ``max_epochs`` epochs instead of starting anew.
+random_state : int, RandomState instance or None, default=None
+    Seeds weight initialisation, shuffling, dropout and the validation
+    split. With an int, fitting on the CPU is reproducible.
+device : str or torch.device, default="cpu"
+    Where the network runs, e.g. ``"cuda"``.
+verbose : int, default=0
+    0 is silent; 1 prints one table row per epoch and a progress bar on
+    epochs that run longer than two seconds.
+"""
+
+
+def fill_doc(obj):
+    """Replace ``%(shared_parameters)s`` in ``obj``'s docstring by the shared text."""
+    indent = " " * 4
+    text = SHARED_PARAMETERS.rstrip("\n").replace("\n", "\n" + indent)
+    obj.__doc__ = obj.__doc__.replace("%(shared_parameters)s", text)
+    return obj

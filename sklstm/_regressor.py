@@ -1,0 +1,153 @@
+"""Sequence regression: one value (or several) per sequence."""
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
+
+from ._base import _BaseSequenceEstimator
+from ._docs import fill_doc
+
+
+@fill_doc
+class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
+    """Recurrent network that predicts one value, or several, per sequence.
+
+    The state after the last real step of each sequence goes through a
+    linear layer; training minimises the mean squared error.
+
+    Parameters
+    ----------
+    %(shared_parameters)s
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        For 2-D input, the number of time steps (columns); for 3-D or ragged
+        input, the number of features per step.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when fitted on a pandas DataFrame with string columns.
+    vocabulary_ : Vocabulary
+        With text input, the vocabulary learned in ``fit``.
+    net_ : skorch.NeuralNet
+        The trained skorch net.
+    n_iter_ : int
+        Number of epochs the network has been trained.
+    history_ : pandas.DataFrame
+        Per-epoch training log.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : Feed-forward network regressor.
+
+    Examples
+    --------
+    >>> from sklstm import SequenceRegressor
+    >>> from sklstm.datasets import make_sine
+    >>> X, y = make_sine(n_samples=500, window=20, random_state=0)
+    >>> reg = SequenceRegressor(num_hidden=16, max_epochs=20, random_state=0)
+    >>> reg.fit(X, y).score(X, y) > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        cell="lstm",
+        num_hidden=24,
+        num_layers=1,
+        embedding_dim=None,
+        bidirectional=False,
+        dropout=0.0,
+        max_epochs=60,
+        batch_size=32,
+        lr=0.01,
+        optimizer="adam",
+        lr_schedule="onecycle",
+        clip_grad_norm=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        callbacks=None,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+    ):
+        self.cell = cell
+        self.num_hidden = num_hidden
+        self.num_layers = num_layers
+        self.embedding_dim = embedding_dim
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.clip_grad_norm = clip_grad_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on sequences X with targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps) or \
+                (n_samples, n_timesteps, n_features), list of arrays, or text
+            Training sequences; a list may hold sequences of different lengths.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self : SequenceRegressor
+            The fitted regressor.
+        """
+        self._require_y(y, "one target (or row of targets) per sequence")
+        X, lengths = self._check_X(X, reset=True)
+        y = check_array(
+            y, ensure_2d=False, dtype=np.float32, input_name="y", estimator=self
+        )
+        if y.ndim > 2:
+            raise ValueError(
+                f"y has {y.ndim} dimensions; SequenceRegressor needs y shaped "
+                "(n_samples,) or (n_samples, n_outputs)."
+            )
+        check_consistent_length(X, y)
+        self._y_1d = y.ndim == 1
+        y = torch.from_numpy(np.require(y.reshape(len(y), -1), requirements="W"))
+        return self._fit_net(X, lengths, y, n_outputs=y.shape[1])
+
+    def _criterion(self, y):
+        return torch.nn.MSELoss, {}
+
+    def predict(self, X):
+        """Predicted target(s) of each sequence.
+
+        Parameters
+        ----------
+        X : array-like, list of arrays, or text
+            Sequences, in the layout used for ``fit``.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, shaped like the ``y`` given to ``fit``.
+        """
+        check_is_fitted(self)
+        y = self._predict_batches(X, lambda out: out).astype(np.float64)
+        return y.ravel() if self._y_1d else y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
