@@ -19,6 +19,10 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     Parameters
     ----------
     %(shared_parameters)s
+    normalize_y : bool, default=True
+        Train on targets standardised to zero mean and unit variance (as
+        :class:`~sklearn.gaussian_process.GaussianProcessRegressor` does);
+        predictions are mapped back to the original scale.
 
     Attributes
     ----------
@@ -50,6 +54,11 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     True
     """
 
+    _parameter_constraints = {
+        **_BaseSequenceEstimator._parameter_constraints,
+        "normalize_y": ["boolean"],
+    }
+
     def __init__(
         self,
         *,
@@ -73,6 +82,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         random_state=None,
         device="cpu",
         verbose=0,
+        normalize_y=True,
     ):
         self.cell = cell
         self.num_hidden = num_hidden
@@ -94,6 +104,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.normalize_y = normalize_y
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -124,7 +135,15 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
             )
         check_consistent_length(X, y)
         self._y_1d = y.ndim == 1
-        y = torch.from_numpy(np.require(y.reshape(len(y), -1), requirements="W"))
+        y = y.reshape(len(y), -1)
+        if not (self.warm_start and hasattr(self, "net_")):
+            self._y_mean, self._y_scale = np.zeros(y.shape[1]), np.ones(y.shape[1])
+            if self.normalize_y:
+                std = y.std(axis=0, dtype=np.float64)
+                self._y_mean = y.mean(axis=0, dtype=np.float64)
+                self._y_scale = np.where(std > 0, std, 1.0)
+        y = ((y - self._y_mean) / self._y_scale).astype(np.float32)
+        y = torch.from_numpy(y)
         return self._fit_net(X, lengths, y, n_outputs=y.shape[1])
 
     def _criterion(self, y):
@@ -144,7 +163,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
             Predictions, shaped like the ``y`` given to ``fit``.
         """
         check_is_fitted(self)
-        y = self._predict_batches(X, lambda out: out).astype(np.float64)
+        y = self._predict_batches(X, lambda out: out) * self._y_scale + self._y_mean
         return y.ravel() if self._y_1d else y
 
     def __sklearn_tags__(self):

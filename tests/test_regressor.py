@@ -1,0 +1,76 @@
+import pickle
+
+import numpy as np
+import pytest
+
+from sklstm import SequenceClassifier, SequenceRegressor
+from sklstm.datasets import make_bit_counting, make_sine
+
+FAST = dict(num_hidden=8, max_epochs=3, batch_size=16, random_state=0)
+
+
+def test_sine_next_value():
+    X, y = make_sine(n_samples=600, window=20, random_state=0)
+    reg = SequenceRegressor(num_hidden=16, max_epochs=30, random_state=0).fit(X, y)
+    X_new, y_new = make_sine(n_samples=200, window=20, random_state=1)
+    assert reg.score(X_new, y_new) > 0.95
+    assert reg.predict(X_new).shape == (200,)
+    assert reg.predict(X_new).dtype == np.float64
+
+
+def test_multi_output_and_normalize_y():
+    X, y = make_bit_counting(n_bits=6, random_state=0)
+    Y = np.column_stack([y * 100.0, -y])
+    reg = SequenceRegressor(num_hidden=16, max_epochs=60, batch_size=8, random_state=0).fit(X, Y)
+    pred = reg.predict(X)
+    assert pred.shape == (64, 2)
+    np.testing.assert_allclose(pred[:, 0] / 100, -pred[:, 1], atol=0.3)
+    assert reg.score(X, Y) > 0.95
+    raw = SequenceRegressor(normalize_y=False, **FAST).fit(X, Y)
+    assert raw.score(X, Y) < reg.score(X, Y)
+
+
+def test_ragged_and_text_inputs():
+    X = [np.arange(n, dtype=float) for n in (2, 5, 3, 4) * 10]
+    y = [len(x) for x in X]
+    reg = SequenceRegressor(num_hidden=8, max_epochs=40, lr=0.03, random_state=0).fit(X, y)
+    assert reg.score(X, y) > 0.9
+    texts = ["good", "very good", "bad", "very bad"] * 10
+    scores = [1.0, 2.0, -1.0, -2.0] * 10
+    reg = SequenceRegressor(num_hidden=8, max_epochs=40, lr=0.03, random_state=0).fit(texts, scores)
+    assert reg.score(texts, scores) > 0.9
+    assert reg.predict(["very unknownword"]).shape == (1,)
+
+
+def test_pickle_round_trip():
+    X, y = make_sine(n_samples=100, window=10, random_state=0)
+    reg = SequenceRegressor(**FAST).fit(X, y)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), reg.predict(X))
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (np.array([1.0, np.nan, 2.0, 3.0]), "Input y contains NaN"),
+        (np.array([1.0, np.inf, 2.0, 3.0]), "Input y contains infinity"),
+        (np.zeros((4, 2, 2)), "y has 3 dimensions|Found array with dim 3"),
+        (np.zeros(3), "inconsistent numbers of samples"),
+        (None, "requires y to be passed"),
+    ],
+)
+def test_bad_targets(y, match):
+    with pytest.raises(ValueError, match=match):
+        SequenceRegressor(**FAST).fit(np.zeros((4, 5)), y)
+
+
+def test_classifier_on_text_with_unknown_words():
+    texts = ["good film", "great fun", "bad film", "awful plot"] * 10
+    labels = ["pos", "pos", "neg", "neg"] * 10
+    clf = SequenceClassifier(num_hidden=8, embedding_dim=6, max_epochs=30, lr=0.05, random_state=0)
+    clf.fit(texts, labels)
+    assert clf.score(texts, labels) == 1.0
+    assert clf.net_.module_.embedding.embedding_dim == 6
+    assert clf.vocabulary_.tokens_[0] == "<unk>"
+    assert clf.predict(["great zzz", [["a"]][0]]).shape == (2,)
+    with pytest.raises(TypeError, match="Item 1 of X is int"):
+        clf.predict(["good", 3])
