@@ -13,12 +13,13 @@ Prints:
 3. ``predict`` time on the 1,038,576 strings versus a plain
    ``torch.inference_mode()`` loop with the same batch size (ratio), and the
    peak memory of a fresh process that loads the saved model and predicts.
+
+Each comparison alternates the two after a warm-up and reports medians.
 """
 
 import argparse
 import os
 import pickle
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,36 +27,13 @@ import time
 
 import numpy as np
 import torch
+from _baselines import compare, plain_fit
 
 from sklstm import SequenceClassifier
 from sklstm.datasets import make_bit_counting
-from sklstm.modules import RecurrentNetwork
 
 # the settings documented in examples/plot_bit_counting.py (the defaults)
 SETTINGS = dict(cell="lstm", num_hidden=24, random_state=0)
-
-
-def plain_pytorch_fit(X, y, n_classes, epochs, batch_size, lr, seed):
-    """The hand-written loop: same module, Adam, one-cycle schedule, shuffling."""
-    torch.manual_seed(seed)
-    module = RecurrentNetwork(n_features=1, n_outputs=n_classes, num_hidden=24)
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    steps = epochs * -(-len(X) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    Xt = torch.from_numpy(X.astype(np.float32)[:, :, None])
-    yt = torch.from_numpy(y)
-    module.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt))
-        for start in range(0, len(Xt), batch_size):
-            idx = perm[start : start + batch_size]
-            opt.zero_grad()
-            loss = loss_fn(module(Xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            sched.step()
-    return module
 
 
 def plain_pytorch_predict(module, X, batch_size):
@@ -116,50 +94,34 @@ def main():
             f"({clf.n_iter_} epochs)"
         )
 
-    # fit overhead: warm both up, then alternate them; this shared machine's
-    # speed drifts, so report the median of the per-pair ratios
-    est = SequenceClassifier(**{**SETTINGS, "max_epochs": 1}).fit(X_train, y_train)
-    plain_pytorch_fit(X_train, y_train, 21, 1, est.batch_size, est.lr, 0)
-    est.set_params(max_epochs=args.epochs)
-    ratios, t_est, t_plain = [], [], []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        est.fit(X_train, y_train)
-        t_est.append((time.perf_counter() - t0) / args.epochs)
-        t0 = time.perf_counter()
-        plain_pytorch_fit(
-            X_train, y_train, 21, args.epochs, est.batch_size, est.lr, 0
-        )
-        t_plain.append((time.perf_counter() - t0) / args.epochs)
-        ratios.append(t_est[-1] / t_plain[-1])
-    print(
-        f"fit per epoch (batch {est.batch_size}, {args.repeats} pairs): sklstm "
-        f"median {np.median(t_est):.3f} s, plain PyTorch median "
-        f"{np.median(t_plain):.3f} s, median ratio {np.median(ratios):.3f}"
+    # fit overhead: same module, batch size, optimizer and schedule
+    est = SequenceClassifier(**{**SETTINGS, "max_epochs": args.epochs})
+    compare(
+        f"fit per epoch (batch {est.batch_size})",
+        lambda: est.fit(X_train, y_train),
+        lambda: plain_fit(
+            X_train, y_train, n_outputs=21, epochs=args.epochs,
+            batch_size=est.batch_size, lr=est.lr,
+            loss_fn=torch.nn.CrossEntropyLoss(),
+        ),
+        repeats=args.repeats,
+        per=args.epochs,
     )
 
     # predict overhead on the 1,038,576 held-out strings
     pbs = est.net_.iterator_valid__batch_size
-    p_est, p_plain, p_ratios = [], [], []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        pred = est.predict(X_test)
-        p_est.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        pred_plain = plain_pytorch_predict(est.net_.module_, X_test, pbs)
-        p_plain.append(time.perf_counter() - t0)
-        p_ratios.append(p_est[-1] / p_plain[-1])
-    assert (est.classes_[pred_plain] == pred).all()
-    print(
-        f"predict {len(X_test)} strings (batch {pbs}): sklstm median "
-        f"{np.median(p_est):.2f} s, plain PyTorch median {np.median(p_plain):.2f} s, "
-        f"median ratio {np.median(p_ratios):.3f}"
+    pred_plain = plain_pytorch_predict(est.net_.module_, X_test, pbs)
+    assert (est.classes_[pred_plain] == est.predict(X_test)).all()
+    compare(
+        f"predict {len(X_test)} strings (batch {pbs})",
+        lambda: est.predict(X_test),
+        lambda: plain_pytorch_predict(est.net_.module_, X_test, pbs),
+        repeats=args.repeats,
+        per=1,
     )
     before, after = peak_memory_of_predict(est, X_test)
     print(f"peak RSS of a fresh process predicting: {after:.0f} MB "
           f"({before:.0f} MB after loading data and model)")
-    print(f"this process peak RSS: "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,82 @@
+"""Hand-written PyTorch loops that the benchmarks compare sklstm against."""
+
+import time
+
+import numpy as np
+import torch
+
+from sklstm.modules import RecurrentNetwork
+
+
+def plain_fit(X, y, *, n_outputs, epochs, batch_size, lr, loss_fn, seed=0,
+              num_hidden=24):
+    """Shuffled mini-batches, Adam with a one-cycle schedule (sklstm's defaults)."""
+    torch.manual_seed(seed)
+    module = RecurrentNetwork(n_features=1, n_outputs=n_outputs, num_hidden=num_hidden)
+    opt = torch.optim.Adam(module.parameters(), lr=lr)
+    steps = epochs * -(-len(X) // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    Xt = torch.from_numpy(X.astype(np.float32)[:, :, None])
+    yt = torch.from_numpy(y)
+    module.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt))
+        for start in range(0, len(Xt), batch_size):
+            idx = perm[start : start + batch_size]
+            opt.zero_grad()
+            loss = loss_fn(module(Xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+            sched.step()
+    return module
+
+
+def plain_fit_bptt(stream, target, *, n_outputs, epochs, n_columns, bptt, lr,
+                   seed=0, num_hidden=24):
+    """Truncated BPTT over one stream laid out in columns, state carried."""
+    torch.manual_seed(seed)
+    module = RecurrentNetwork(
+        n_features=1, n_outputs=n_outputs, num_hidden=num_hidden, per_step=True
+    )
+    opt = torch.optim.Adam(module.parameters(), lr=lr)
+    length = len(stream) // n_columns
+    X = torch.from_numpy(stream[: n_columns * length].astype(np.float32))
+    X = X.reshape(n_columns, length, 1)
+    Y = torch.from_numpy(target[: n_columns * length]).reshape(n_columns, length)
+    steps = epochs * -(-length // bptt)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    module.train()
+    for _ in range(epochs):
+        state = None
+        for start in range(0, length, bptt):
+            opt.zero_grad()
+            out, state = module(X[:, start : start + bptt], state=state, return_state=True)
+            state = tuple(s.detach() for s in state)
+            loss = loss_fn(out.reshape(-1, n_outputs), Y[:, start : start + bptt].reshape(-1))
+            loss.backward()
+            opt.step()
+            sched.step()
+    return module
+
+
+def compare(name, run_sklstm, run_plain, *, repeats, per):
+    """Alternate the two callables ``repeats`` times after one warm-up each and
+    print the medians and the median of the per-pair ratios (this shared
+    machine's speed drifts, so pairs taken close together compare best)."""
+    run_sklstm()
+    run_plain()
+    a, b, ratios = [], [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_sklstm()
+        a.append((time.perf_counter() - t0) / per)
+        t0 = time.perf_counter()
+        run_plain()
+        b.append((time.perf_counter() - t0) / per)
+        ratios.append(a[-1] / b[-1])
+    print(
+        f"{name} ({repeats} pairs): sklstm median {np.median(a):.3f} s, plain "
+        f"PyTorch median {np.median(b):.3f} s, median ratio {np.median(ratios):.3f}"
+    )
+    return float(np.median(ratios))
