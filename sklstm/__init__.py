@@ -1,9 +1,16 @@
 """Recurrent networks (LSTM, GRU, RNN) as scikit-learn estimators."""
 
 from ._classifier import SequenceClassifier
+from ._language_model import SequenceLanguageModel
 from ._regressor import SequenceRegressor
 from ._tagger import SequenceTagger
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["SequenceClassifier", "SequenceRegressor", "SequenceTagger", "__version__"]
+__all__ = [
+    "SequenceClassifier",
+    "SequenceLanguageModel",
+    "SequenceRegressor",
+    "SequenceTagger",
+    "__version__",
+]

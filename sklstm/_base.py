@@ -155,6 +155,7 @@ class _BaseSequenceEstimator(BaseEstimator):
     # -- hooks for subclasses -------------------------------------------------
     _per_step = False  # one output per step rather than per sequence
     _tabular_2d = True  # 2-D X: columns are a fixed number of steps
+    _plateau_patience = 1  # epochs without progress before the "plateau" cut
 
     def _criterion(self, y):
         """Return ``(criterion class, dict of its parameters)`` for targets y."""
@@ -233,8 +234,9 @@ class _BaseSequenceEstimator(BaseEstimator):
             return _OPTIMIZERS[self.optimizer]
         return self.optimizer
 
-    def _callbacks(self, n_batches):
-        """Callbacks for one call of ``fit``, ``n_batches`` batches per epoch."""
+    def _callbacks(self, n_batches, validation):
+        """Callbacks for one call of ``fit``: ``n_batches`` batches per epoch,
+        ``validation`` whether a validation loss is computed each epoch."""
         callbacks = []
         if self.clip_grad_norm is not None:
             callbacks.append(
@@ -257,16 +259,20 @@ class _BaseSequenceEstimator(BaseEstimator):
             callbacks.append(("lr_schedule", scheduler))
         elif self.lr_schedule == "cosine":
             scheduler = LRScheduler(
-                torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs, last_epoch=-1
+                torch.optim.lr_scheduler.CosineAnnealingLR,
+                T_max=self.max_epochs,
+                last_epoch=-1,
             )
             callbacks.append(("lr_schedule", scheduler))
         elif self.lr_schedule == "plateau":
-            monitor = "valid_loss" if self.early_stopping else "train_loss"
             scheduler = LRScheduler(
-                torch.optim.lr_scheduler.ReduceLROnPlateau, monitor=monitor, factor=0.25, patience=1
+                torch.optim.lr_scheduler.ReduceLROnPlateau,
+                monitor="valid_loss" if validation else "train_loss",
+                factor=0.25,
+                patience=self._plateau_patience,
             )
             callbacks.append(("lr_schedule", scheduler))
-        if self.early_stopping:
+        if self.early_stopping and validation:
             stopper = EarlyStopping(
                 patience=self.n_iter_no_change, load_best=True, sink=lambda *a: None
             )
@@ -278,6 +284,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         return callbacks
 
     def _train_split(self, y):
+        """skorch's ``train_split``: None, or how to hold out validation data."""
         if not self.early_stopping:
             return None
         return ValidSplit(
@@ -300,7 +307,8 @@ class _BaseSequenceEstimator(BaseEstimator):
             if self.early_stopping:
                 n_train -= int(np.ceil(self.validation_fraction * n_train))
             n_batches = max(-(-n_train // self.batch_size), 1)
-        callbacks = self._callbacks(n_batches)
+        train_split = self._train_split(y)
+        callbacks = self._callbacks(n_batches, validation=train_split is not None)
         optimizer = self._optimizer_class()
         criterion, criterion_params = self._criterion(y)
         warm = self.warm_start and hasattr(self, "net_")
@@ -312,16 +320,28 @@ class _BaseSequenceEstimator(BaseEstimator):
                     callbacks=callbacks,
                     max_epochs=self.max_epochs,
                     lr=self.lr,
-                    train_split=self._train_split(y),
+                    train_split=train_split,
                     verbose=self.verbose,
                     **{f"criterion__{k}": v for k, v in criterion_params.items()},
                 )
             else:
-                params = layout or {
-                    "iterator_train": BatchIterator,
-                    "iterator_train__shuffle": True,
-                    "iterator_train__random_state": np.random.RandomState(self._seed),
+                params = {
+                    "iterator_valid": BatchIterator,
+                    "iterator_valid__batch_size": max(
+                        self.batch_size, _MIN_EVAL_BATCH_SIZE
+                    ),
+                    **(
+                        layout
+                        or {
+                            "iterator_train": BatchIterator,
+                            "iterator_train__shuffle": True,
+                            "iterator_train__random_state": np.random.RandomState(
+                                self._seed
+                            ),
+                        }
+                    ),
                 }
+                module_params = self._module_params(n_outputs)
                 net = _SequenceNet(
                     module=RecurrentNetwork,
                     criterion=criterion,
@@ -329,16 +349,12 @@ class _BaseSequenceEstimator(BaseEstimator):
                     lr=self.lr,
                     max_epochs=self.max_epochs,
                     batch_size=self.batch_size,
-                    iterator_valid=BatchIterator,
-                    iterator_valid__batch_size=max(
-                        self.batch_size, _MIN_EVAL_BATCH_SIZE
-                    ),
-                    train_split=self._train_split(y),
+                    train_split=train_split,
                     callbacks=callbacks,
                     device=self.device,
                     verbose=self.verbose,
                     **params,
-                    **{f"module__{k}": v for k, v in self._module_params(n_outputs).items()},
+                    **{f"module__{k}": v for k, v in module_params.items()},
                     **{f"criterion__{k}": v for k, v in criterion_params.items()},
                 )
                 net.initialize()

@@ -46,6 +46,11 @@ class RecurrentNetwork(nn.Module):
     tie_weights : bool, default=False
         Share the embedding matrix with the output layer (language models;
         needs ``vocab_size == n_outputs`` and ``embedding_dim == num_hidden``).
+    batch_invariant_eval : bool, default=True
+        In evaluation mode, compute the output layer in float64 and round
+        once, so that an output never depends on which other sequences share
+        its batch. Costs little for small output layers; language models
+        with large vocabularies turn it off.
 
     Examples
     --------
@@ -71,8 +76,10 @@ class RecurrentNetwork(nn.Module):
         embedding_dim=None,
         per_step=False,
         tie_weights=False,
+        batch_invariant_eval=True,
     ):
         super().__init__()
+        self.batch_invariant_eval = batch_invariant_eval
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}.")
         self.per_step = per_step
@@ -145,7 +152,7 @@ class RecurrentNetwork(nn.Module):
                 last = torch.cat([last[:, :half], out[:, 0, half:]], dim=-1)
             out = last
         out = self.dropout(out)
-        if self.training:
+        if self.training or not self.batch_invariant_eval:
             out = self.head(out)
         else:
             # In float32, a matrix product's rounding depends on how many rows

@@ -1,0 +1,466 @@
+"""Word-level language modelling with truncated back-propagation through time."""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+
+from ._base import _BaseSequenceEstimator
+from ._data import PAD_LABEL, WindowIterator, batchify
+from .preprocessing._vocabulary import Vocabulary, tokenize
+
+EOS_ID = 1  # Vocabulary puts <eos> at id 1
+
+
+def _stream(ids):
+    """One token stream: ``<eos>`` first (the context of the first sentence),
+    then every sentence followed by its ``<eos>``."""
+    return torch.from_numpy(np.concatenate([[EOS_ID], *ids]))
+
+
+class SequenceLanguageModel(_BaseSequenceEstimator):
+    """Recurrent word-level language model (LSTM, GRU or RNN).
+
+    Words are embedded, the training text is joined into one stream laid out
+    in ``batch_size`` parallel columns, and the network is unrolled over
+    windows of ``bptt`` words; the recurrent state at the end of one window
+    (detached from the graph) is the initial state of the next, and is reset
+    at each epoch. This is the layout of the TensorFlow PTB tutorial and of
+    PyTorch's ``word_language_model`` example. Evaluation carries state the
+    same way and streams over the data, so memory does not grow with the
+    text.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        Recurrent cell.
+    num_hidden : int, default=200
+        Units per recurrent layer.
+    num_layers : int, default=2
+        Number of stacked recurrent layers.
+    dropout : float, default=0.2
+        Dropout on the embeddings, between layers and before the output layer.
+    embedding_dim : int or None, default=None
+        Size of the word embeddings; ``num_hidden`` if None.
+    tie_weights : bool, default=False
+        Share the embedding matrix with the output layer (Press & Wolf,
+        Inan et al.); needs ``embedding_dim`` equal to ``num_hidden``.
+    bptt : int, default=35
+        Window length of truncated back-propagation through time.
+    batch_size : int, default=20
+        Number of parallel columns of the training stream.
+    max_epochs : int, default=6
+        Passes over the training text (fewer with early stopping).
+    lr : float, default=20.0
+        Learning rate (the reference example's, for plain SGD).
+    optimizer : {"sgd", "adam", "adamw", "rmsprop"} or torch optimizer class, \
+            default="sgd"
+        Optimizer.
+    lr_schedule : {"plateau", "constant", "onecycle", "cosine"}, \
+            default="plateau"
+        Learning-rate schedule; ``"plateau"`` divides the rate by 4 after
+        every epoch whose validation loss (training loss without validation
+        data) does not improve, as the reference example does.
+    clip_grad_norm : float or None, default=0.25
+        Gradient-norm clipping at every step.
+    early_stopping : bool, default=False
+        Stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs and restore the best weights.
+    validation_fraction : float or None, default=0.05
+        Fraction of the training sentences (the last ones) held out for
+        validation when ``fit`` gets no ``X_val``; None for no validation.
+    n_iter_no_change : int, default=3
+        Patience of early stopping, in epochs.
+    min_frequency : int, default=1
+        Words seen fewer times in the training text become ``<unk>``.
+    max_tokens : int or None, default=None
+        Largest vocabulary size (``<unk>`` and ``<eos>`` included).
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (instances or ``(name, callback)`` tuples).
+    warm_start : bool, default=False
+        If True, ``fit`` continues training the previous network (and keeps
+        its vocabulary) for another ``max_epochs`` epochs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation and dropout. With an int, fitting on the
+        CPU is reproducible.
+    device : str or torch.device, default="cpu"
+        Where the network runs.
+    verbose : int, default=0
+        0 is silent; 1 prints one row per epoch (with the validation
+        perplexity) and a progress bar on epochs longer than two seconds.
+
+    Attributes
+    ----------
+    vocabulary_ : Vocabulary
+        The vocabulary learned from the training text.
+    tokens_ : ndarray of shape (n_tokens,)
+        The vocabulary's words; the columns of :meth:`predict_proba`.
+    net_ : skorch.NeuralNet
+        The trained skorch net.
+    n_iter_ : int
+        Number of epochs trained.
+    history_ : pandas.DataFrame
+        Per-epoch log: ``train_loss``, ``valid_loss`` and ``valid_ppl``
+        (validation perplexity), duration.
+
+    See Also
+    --------
+    sklstm.preprocessing.Vocabulary : The word-to-id mapping.
+    sklstm.datasets.load_ptb : The Penn Treebank data.
+
+    Notes
+    -----
+    ``score`` is the mean log-likelihood per token (natural log), ``<eos>``
+    included, so ``perplexity(X) == exp(-score(X))`` and scikit-learn's
+    model selection, which maximises the score, picks the lowest perplexity.
+    Every token of X is scored once: the text is read as one stream that
+    starts after an ``<eos>``.
+
+    Examples
+    --------
+    >>> from sklstm import SequenceLanguageModel
+    >>> text = ["the cat sat on the mat", "the dog sat on the rug"] * 50
+    >>> lm = SequenceLanguageModel(num_hidden=32, num_layers=1, batch_size=4,
+    ...                            bptt=8, lr=0.02, optimizer="adam",
+    ...                            max_epochs=10, random_state=0).fit(text)
+    >>> lm.predict(["the cat sat", "the dog sat on the"])
+    array(['on', 'rug'], dtype=object)
+    >>> lm.perplexity(text) < 2
+    True
+    """
+
+    _parameter_constraints = {
+        **{
+            k: v
+            for k, v in _BaseSequenceEstimator._parameter_constraints.items()
+            if k != "bidirectional"
+        },
+        "tie_weights": ["boolean"],
+        "bptt": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "min_frequency": [Interval(Integral, 1, None, closed="left")],
+        "max_tokens": [Interval(Integral, 3, None, closed="left"), None],
+    }
+    _per_step = True
+    _plateau_patience = 0
+
+    def __init__(
+        self,
+        *,
+        cell="lstm",
+        num_hidden=200,
+        num_layers=2,
+        dropout=0.2,
+        embedding_dim=None,
+        tie_weights=False,
+        bptt=35,
+        batch_size=20,
+        max_epochs=6,
+        lr=20.0,
+        optimizer="sgd",
+        lr_schedule="plateau",
+        clip_grad_norm=0.25,
+        early_stopping=False,
+        validation_fraction=0.05,
+        n_iter_no_change=3,
+        min_frequency=1,
+        max_tokens=None,
+        callbacks=None,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+    ):
+        self.cell = cell
+        self.num_hidden = num_hidden
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.embedding_dim = embedding_dim
+        self.tie_weights = tie_weights
+        self.bptt = bptt
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.clip_grad_norm = clip_grad_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.min_frequency = min_frequency
+        self.max_tokens = max_tokens
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # -- training -------------------------------------------------------------
+    def _module_params(self, n_outputs):
+        return {
+            "n_outputs": n_outputs,
+            "vocab_size": n_outputs,
+            "embedding_dim": self.embedding_dim,
+            "cell": self.cell,
+            "num_hidden": self.num_hidden,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            "per_step": True,
+            "tie_weights": self.tie_weights,
+            "batch_invariant_eval": False,
+        }
+
+    def _criterion(self, y):
+        return torch.nn.CrossEntropyLoss, {}
+
+    def _train_split(self, y):
+        if self._valid_cols is None:
+            return None
+        return predefined_split(Dataset(*self._valid_cols))
+
+    def _callbacks(self, n_batches, validation):
+        callbacks = super()._callbacks(n_batches, validation)
+        if validation:
+            callbacks.insert(0, ("valid_ppl", _ValidPerplexity()))
+        return callbacks
+
+    def _columns(self, ids, n_columns):
+        """Inputs and next-token targets of a stream, laid out in columns."""
+        stream = _stream(ids)
+        return batchify(stream[:-1], n_columns), batchify(stream[1:], n_columns)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, X_val=None):
+        """Train the language model on sentences.
+
+        Parameters
+        ----------
+        X : iterable of str or of lists of str
+            Training sentences (strings are split on white space).
+        y : None
+            Ignored.
+        X_val : iterable of str or of lists of str, default=None
+            Validation sentences, for the ``"plateau"`` schedule, early
+            stopping and the per-epoch validation perplexity. If None, the
+            last ``validation_fraction`` of X is held out.
+
+        Returns
+        -------
+        self : SequenceLanguageModel
+            The fitted model.
+        """
+        docs = tokenize(X)
+        if X_val is None and self.validation_fraction is not None and len(docs) > 1:
+            n_val = max(1, int(math.ceil(self.validation_fraction * len(docs))))
+            docs, val_docs = docs[:-n_val], docs[-n_val:]
+        else:
+            val_docs = None if X_val is None else tokenize(X_val)
+        if not (self.warm_start and hasattr(self, "net_")):
+            self.vocabulary_ = Vocabulary(
+                min_frequency=self.min_frequency, max_tokens=self.max_tokens
+            ).fit(docs)
+            self.tokens_ = self.vocabulary_.tokens_
+        X_cols, y_cols = self._columns(self.vocabulary_.transform(docs), self.batch_size)
+        self._valid_cols = None
+        if val_docs is not None:
+            val_ids = self.vocabulary_.transform(val_docs)
+            n_val_tokens = sum(len(i) for i in val_ids)
+            n_columns = max(1, min(self.batch_size, n_val_tokens // 2))
+            self._valid_cols = self._columns(val_ids, n_columns)
+        try:
+            return self._fit_net(
+                X_cols,
+                None,
+                y_cols,
+                len(self.tokens_),
+                iterator_train=WindowIterator,
+                iterator_train__bptt=self.bptt,
+                iterator_valid=WindowIterator,
+                iterator_valid__bptt=self.bptt,
+                stateful=True,
+                n_batches=-(-X_cols.shape[1] // self.bptt),
+            )
+        finally:
+            del self._valid_cols
+
+    # -- evaluation -------------------------------------------------------------
+    def _module(self):
+        check_is_fitted(self)
+        module = self.net_.module_
+        module.eval()
+        return module
+
+    def _device(self):
+        return self.net_.device
+
+    def _sum_log_likelihood(self, X):
+        """Total log-likelihood of X's tokens and their count, streamed over
+        windows of the column layout with carried state."""
+        module = self._module()
+        ids = self.vocabulary_.transform(tokenize(X))
+        stream = _stream(ids)
+        n_tokens = len(stream) - 1
+        n_columns = max(1, min(self.batch_size, n_tokens // self.bptt))
+        length = -(-n_tokens // n_columns)
+        inputs = torch.zeros(n_columns * length, dtype=torch.long)
+        targets = torch.full((n_columns * length,), PAD_LABEL, dtype=torch.long)
+        inputs[:n_tokens], targets[:n_tokens] = stream[:-1], stream[1:]
+        inputs = inputs.reshape(n_columns, length).to(self._device())
+        targets = targets.reshape(n_columns, length).to(self._device())
+        total, state = 0.0, None
+        with torch.inference_mode():
+            for start in range(0, length, self.bptt):
+                window = slice(start, start + self.bptt)
+                logits, state = module(inputs[:, window], state=state, return_state=True)
+                total -= torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]),
+                    targets[:, window].reshape(-1),
+                    ignore_index=PAD_LABEL,
+                    reduction="sum",
+                ).item()
+        return total, n_tokens
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per token (natural log), ``<eos>`` included.
+
+        Parameters
+        ----------
+        X : iterable of str or of lists of str
+            Sentences.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            ``-log(perplexity)``; higher is better.
+        """
+        total, n_tokens = self._sum_log_likelihood(X)
+        return total / n_tokens
+
+    def perplexity(self, X):
+        """Perplexity of the model on sentences X, ``<eos>`` tokens included.
+
+        Parameters
+        ----------
+        X : iterable of str or of lists of str
+            Sentences.
+
+        Returns
+        -------
+        perplexity : float
+            ``exp(-score(X))``.
+        """
+        return math.exp(-self.score(X))
+
+    def _last_step_logits(self, contexts):
+        """Logits of the next word after each context (read after an ``<eos>``)."""
+        module = self._module()
+        ids = [np.concatenate([[EOS_ID], i[:-1]]) for i in self.vocabulary_.transform(contexts)]
+        lengths = torch.as_tensor([len(i) for i in ids])
+        padded = torch.zeros((len(ids), int(lengths.max())), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            padded[row, : len(seq)] = torch.from_numpy(seq)
+        with torch.inference_mode():
+            out = module(padded.to(self._device()))
+        return out[torch.arange(len(ids)), lengths - 1]
+
+    def predict_proba(self, contexts):
+        """Probability of every word being the next one after each context.
+
+        Parameters
+        ----------
+        contexts : iterable of str or of lists of str
+            Beginnings of sentences (may be empty strings).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_contexts, n_tokens)
+            Columns in the order of ``tokens_``.
+        """
+        return torch.softmax(self._last_step_logits(contexts), dim=-1).cpu().numpy()
+
+    def predict(self, contexts):
+        """Most likely next word after each context.
+
+        Parameters
+        ----------
+        contexts : iterable of str or of lists of str
+            Beginnings of sentences; unknown words are read as ``<unk>``.
+
+        Returns
+        -------
+        words : ndarray of shape (n_contexts,), dtype object
+            The predicted words.
+        """
+        return self.tokens_[self._last_step_logits(contexts).argmax(dim=-1).cpu().numpy()]
+
+    def generate(self, prompt, n_words, *, temperature=1.0, random_state=None):
+        """Continue a prompt by sampling words from the model.
+
+        Parameters
+        ----------
+        prompt : str or list of str
+            Beginning of the text (may be empty).
+        n_words : int
+            Number of words (tokens, ``<eos>`` included) to generate.
+        temperature : float, default=1.0
+            Divides the logits before sampling: below 1 more conservative,
+            above 1 more varied.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the sampling.
+
+        Returns
+        -------
+        text : str
+            The prompt followed by the generated words, separated by spaces.
+        """
+        if not isinstance(n_words, Integral) or isinstance(n_words, bool) or n_words < 0:
+            raise ValueError(f"n_words must be a non-negative integer, got {n_words!r}.")
+        if not isinstance(temperature, Real) or not temperature > 0:
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}.")
+        module = self._module()
+        words = prompt.split() if isinstance(prompt, str) else tokenize([prompt])[0]
+        ids = self.vocabulary_.transform([words])[0][:-1]
+        seed = check_random_state(random_state).randint(2**31 - 1)
+        generator = torch.Generator().manual_seed(int(seed))
+        context = torch.from_numpy(np.concatenate([[EOS_ID], ids]))[None]
+        out, generated, state = [], None, None
+        with torch.inference_mode():
+            for _ in range(n_words):
+                logits, state = module(
+                    context.to(self._device()), state=state, return_state=True
+                )
+                proba = torch.softmax(logits[0, -1].double().cpu() / temperature, dim=-1)
+                generated = torch.multinomial(proba, 1, generator=generator)
+                out.append(self.tokens_[int(generated)])
+                context = generated[None]
+        return " ".join([*words, *out])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = False
+        return tags
+
+
+class _ValidPerplexity(Callback):
+    """Record ``valid_ppl = exp(valid_loss)`` in the history every epoch.
+
+    skorch's ``valid_loss`` averages the windows' mean losses, so the last,
+    shorter window weighs slightly more than its tokens; :meth:`score` counts
+    every token exactly.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("valid_ppl", math.exp(net.history[-1, "valid_loss"]))

@@ -1,0 +1,184 @@
+import math
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.utils.estimator_checks import check_estimator
+
+from sklstm import SequenceLanguageModel
+from sklstm.datasets import load_ptb
+
+PTB = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+FAST = dict(num_hidden=16, num_layers=1, batch_size=4, bptt=6, lr=0.02,
+            optimizer="adam", max_epochs=3, lr_schedule="constant",
+            validation_fraction=None, random_state=0)
+
+
+def make_text(n=60, seed=0):
+    """Sentences from a tiny grammar: subject, verb, object."""
+    rng = np.random.RandomState(seed)
+    subjects, verbs, objects = ["the cat", "a dog", "the bird"], ["sees", "likes"], ["fish", "milk", "seeds"]
+    return [f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)}" for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def text():
+    return make_text()
+
+
+@pytest.fixture(scope="module")
+def lm(text):
+    return SequenceLanguageModel(**{**FAST, "max_epochs": 15}).fit(text)
+
+
+def test_learns_the_grammar(lm, text):
+    assert lm.perplexity(text) < 3.5
+    assert lm.predict(["the cat"])[0] in ("sees", "likes")
+    assert lm.predict(["the cat sees"])[0] in ("fish", "milk", "seeds")
+    assert lm.predict([""])[0] in ("the", "a")  # sentence start after <eos>
+
+
+def test_score_is_mean_log_likelihood_and_perplexity(lm, text):
+    score = lm.score(text)
+    assert score < 0
+    assert math.isclose(lm.perplexity(text), math.exp(-score))
+
+
+def test_streamed_evaluation_equals_one_pass(text):
+    # one column and no dropout: the windowed evaluation with carried state
+    # must give exactly the log-likelihood of one pass over the whole stream
+    lm = SequenceLanguageModel(**{**FAST, "batch_size": 1}).fit(text)
+    module = lm.net_.module_.eval()
+    ids = lm.vocabulary_.transform(text[:10])
+    stream = torch.from_numpy(np.concatenate([[1], *ids]))
+    with torch.inference_mode():
+        logits = module(stream[:-1][None])[0]
+    expected = -torch.nn.functional.cross_entropy(logits, stream[1:], reduction="mean").item()
+    assert lm.score(text[:10]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_training_carries_state_across_windows(lm):
+    assert lm.net_.stateful
+    h, c = lm.net_.train_state_
+    assert h.shape == (1, 4, 16) and not h.requires_grad
+
+
+def test_predict_proba_columns_follow_tokens(lm):
+    proba = lm.predict_proba(["the cat", "a dog likes"])
+    assert proba.shape == (2, len(lm.tokens_))
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(lm.tokens_[proba.argmax(axis=1)], lm.predict(["the cat", "a dog likes"]))
+    assert lm.tokens_[0] == "<unk>" and lm.tokens_[1] == "<eos>"
+
+
+def test_unknown_words_read_as_unk(lm):
+    assert lm.predict(["zebra giraffe", ["okapi"]]).shape == (2,)
+    assert lm.perplexity(["zebra sees fish"]) > 1
+
+
+def test_generate(lm):
+    a = lm.generate("the cat", n_words=12, random_state=0)
+    b = lm.generate("the cat", n_words=12, random_state=0)
+    assert a == b
+    assert a.startswith("the cat ") and len(a.split()) == 14
+    assert set(a.split()) <= set(lm.tokens_)
+    cold = lm.generate("the cat", n_words=30, temperature=0.05, random_state=1)
+    assert cold.split()[2] in ("sees", "likes")
+    assert lm.generate("", n_words=0) == ""
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"n_words": -1}, "n_words must be a non-negative integer"),
+     ({"n_words": 2.5}, "n_words must be a non-negative integer"),
+     ({"n_words": 3, "temperature": 0}, "temperature must be a positive number"),
+     ({"n_words": 3, "temperature": -1.0}, "temperature must be a positive number")],
+)
+def test_generate_bad_arguments(lm, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lm.generate("the", **kwargs)
+
+
+def test_validation_per_epoch_and_plateau_schedule(text):
+    lm = SequenceLanguageModel(
+        **{**FAST, "optimizer": "sgd", "lr": 1.0, "lr_schedule": "plateau", "max_epochs": 4}
+    ).fit(text, X_val=make_text(20, seed=1))
+    history = lm.history_
+    assert {"train_loss", "valid_loss", "valid_ppl"} <= set(history.columns)
+    np.testing.assert_allclose(history["valid_ppl"], np.exp(history["valid_loss"]))
+    # held-out fraction of X when X_val is not given
+    lm = SequenceLanguageModel(**{**FAST, "validation_fraction": 0.2}).fit(text)
+    assert "valid_loss" in lm.history_.columns
+
+
+def test_tied_weights_and_token_lists(text):
+    tokens = [s.split() for s in text]
+    lm = SequenceLanguageModel(**{**FAST, "tie_weights": True}).fit(tokens)
+    module = lm.net_.module_
+    assert module.head.weight is module.embedding.weight
+    with pytest.raises(ValueError, match="tie_weights needs embedding_dim == num_hidden"):
+        SequenceLanguageModel(**{**FAST, "tie_weights": True, "embedding_dim": 8}).fit(text)
+
+
+def test_reproducible_clone_and_pickle(lm, text):
+    again = clone(lm).fit(text)
+    assert again.score(text) == lm.score(text)
+    restored = pickle.loads(pickle.dumps(lm))
+    assert restored.score(text) == lm.score(text)
+    assert restored.generate("a", 5, random_state=3) == lm.generate("a", 5, random_state=3)
+
+
+def test_grid_search_and_cross_val_score(text):
+    search = GridSearchCV(
+        SequenceLanguageModel(**{**FAST, "max_epochs": 2}),
+        {"num_hidden": [8, 16], "cell": ["lstm", "gru"]},
+        cv=3,
+    ).fit(text)
+    assert search.cv_results_["mean_test_score"].shape == (4,)
+    assert np.all(search.cv_results_["mean_test_score"] < 0)
+    scores = cross_val_score(SequenceLanguageModel(**FAST), text, cv=2)
+    assert scores.shape == (2,)
+
+
+def test_check_estimator_with_text_tags():
+    # with truthful tags (string input, no 2-D arrays, y not required),
+    # scikit-learn runs only the checks that apply; none is expected to fail
+    check_estimator(SequenceLanguageModel(**FAST))
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        ([], ValueError, "X is empty"),
+        (["a b", 5], TypeError, "Item 1 of X is int"),
+        ("one string", TypeError, "single string"),
+        (["a b c"], ValueError, "too few to lay out in 4 columns"),
+    ],
+)
+def test_bad_corpus(X, error, match):
+    with pytest.raises(error, match=match):
+        SequenceLanguageModel(**FAST).fit(X)
+
+
+def test_invalid_parameters(text):
+    with pytest.raises(ValueError, match="'bptt' parameter"):
+        SequenceLanguageModel(bptt=0).fit(text)
+    with pytest.raises(ValueError, match="'validation_fraction' parameter"):
+        SequenceLanguageModel(validation_fraction=1.5).fit(text)
+
+
+@pytest.mark.skipif(not (PTB / "ptb").is_dir(), reason="Penn Treebank not found in ../shared/data/ptb")
+def test_ptb_slice():
+    train, valid, test = load_ptb(PTB, download_if_missing=False)
+    assert (len(train), len(valid), len(test)) == (42068, 3370, 3761)
+    assert sum(len(s.split()) + 1 for s in test) == 82430
+    lm = SequenceLanguageModel(num_hidden=32, num_layers=1, max_epochs=1, lr=0.01,
+                               optimizer="adam", validation_fraction=None,
+                               random_state=0).fit(train[:1500])
+    ppl = lm.perplexity(valid[:300])
+    assert 50 < ppl < len(lm.tokens_)
