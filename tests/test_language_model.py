@@ -7,6 +7,8 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.exceptions import SkipTestWarning
+from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import check_estimator
 
 from sklstm import SequenceLanguageModel
@@ -147,8 +149,31 @@ def test_grid_search_and_cross_val_score(text):
 
 def test_check_estimator_with_text_tags():
     # with truthful tags (string input, no 2-D arrays, y not required),
-    # scikit-learn runs only the checks that apply; none is expected to fail
-    check_estimator(SequenceLanguageModel(**FAST))
+    # scikit-learn's check_estimator runs none of its data checks: it says so
+    with pytest.warns(SkipTestWarning, match="Can't test estimator SequenceLanguageModel"):
+        check_estimator(SequenceLanguageModel(**FAST))
+
+
+# scikit-learn's API checks that need no 2-D numeric data; they are run
+# directly. The others (check_fit_score_takes_y, check_estimators_overwrite_params,
+# ...) fit on random 2-D floats, which a language model cannot take.
+@pytest.mark.parametrize(
+    "check",
+    [
+        estimator_checks.check_estimator_cloneable,
+        estimator_checks.check_estimator_repr,
+        estimator_checks.check_estimator_tags_renamed,
+        estimator_checks.check_valid_tag_types,
+        estimator_checks.check_no_attributes_set_in_init,
+        estimator_checks.check_get_params_invariance,
+        estimator_checks.check_set_params,
+        estimator_checks.check_parameters_default_constructible,
+        estimator_checks.check_do_not_raise_errors_in_init_or_set_params,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_api_checks(check):
+    check("SequenceLanguageModel", SequenceLanguageModel(**FAST))
 
 
 @pytest.mark.parametrize(
