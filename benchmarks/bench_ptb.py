@@ -37,6 +37,8 @@ from sklstm.preprocessing import Vocabulary
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 CONFIGS = {
+    # a smoke test of the whole pipeline (about a minute)
+    "tiny": dict(num_hidden=16, num_layers=1, dropout=0.0, max_epochs=1),
     # the reference example's 2x200 tied model (110.4 test ppl after 6 epochs)
     "small": dict(num_hidden=200, num_layers=2, dropout=0.2, tie_weights=True,
                   max_epochs=6),
