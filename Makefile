@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) examples/plot_bit_counting.py
 
+# the whole suite: unit tests, doctests and the documentation build (its
+# gallery runs every example in quick mode)
 test: $(STAMP)
 	$(PY) -m pytest
+	$(MAKE) docs
+
+docs: $(STAMP)
+	rm -rf docs/generated
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_bit_counting.py

@@ -119,7 +119,12 @@ class _DelayedProgressBar(ProgressBar):
     """skorch's progress bar, drawn only once an epoch has run a while."""
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        total = self._get_batches_per_epoch(net, dataset_train, dataset_valid)
+        # counted from the iterators, which know their layout (windows or batches)
+        total = sum(
+            len(net.get_iterator(dataset, training=training))
+            for dataset, training in ((dataset_train, True), (dataset_valid, False))
+            if dataset is not None
+        )
         self.pbar_ = tqdm.tqdm(total=total, leave=False, delay=_PROGRESS_BAR_DELAY_S)
 
 

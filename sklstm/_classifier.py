@@ -69,7 +69,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     n_features_in_ : int
         For 2-D input, the number of time steps (columns); for 3-D or ragged
         input, the number of features per step.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when fitted on a pandas DataFrame with string columns.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the

@@ -463,4 +463,5 @@ class _ValidPerplexity(Callback):
     """
 
     def on_epoch_end(self, net, **kwargs):
-        net.history.record("valid_ppl", math.exp(net.history[-1, "valid_loss"]))
+        loss = net.history[-1, "valid_loss"]
+        net.history.record("valid_ppl", math.exp(loss) if loss < 700 else math.inf)

@@ -29,7 +29,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     n_features_in_ : int
         For 2-D input, the number of time steps (columns); for 3-D or ragged
         input, the number of features per step.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when fitted on a pandas DataFrame with string columns.
     vocabulary_ : Vocabulary
         With text input, the vocabulary learned in ``fit``.
