@@ -131,7 +131,11 @@ class _DelayedProgressBar(ProgressBar):
 class _BaseSequenceEstimator(BaseEstimator):
     """Base class of the recurrent estimators; not for direct use.
 
-    Subclasses define ``_criterion``, ``_encode_y`` and the public methods.
+    Subclasses define ``__init__`` (scikit-learn needs every parameter in
+    its signature), ``fit``, the predict methods and ``_criterion``; they
+    train through ``_fit_net``, which builds the skorch net. Class attributes
+    ``_per_step``, ``_tabular_2d`` and ``_plateau_patience`` adapt the shared
+    behaviour.
     """
 
     _parameter_constraints = {
