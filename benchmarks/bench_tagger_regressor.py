@@ -25,7 +25,7 @@ from _baselines import compare, plain_fit, plain_fit_bptt
 from sklstm import SequenceRegressor, SequenceTagger
 from sklstm.datasets import make_bit_counting, make_echo
 
-ECHO = dict(num_hidden=8, bptt=15, batch_size=32, lr=0.05, max_epochs=5, random_state=0)
+ECHO = dict(num_hidden=8, bptt=15, batch_size=64, lr=0.05, max_epochs=5, random_state=0)
 REGRESSION = dict(max_epochs=30, random_state=0)
 
 
@@ -59,9 +59,9 @@ def main():
     est = SequenceRegressor(**{**REGRESSION, "max_epochs": e})
     y_scaled = ((y_train - y_train.mean()) / y_train.std()).astype(np.float32)[:, None]
     compare(
-        "regressor fit per epoch (batch 32)",
+        f"regressor fit per epoch (batch {est.batch_size})",
         lambda: est.fit(X_train, y_train),
-        lambda: plain_fit(X_train, y_scaled, n_outputs=1, epochs=e, batch_size=32,
+        lambda: plain_fit(X_train, y_scaled, n_outputs=1, epochs=e, batch_size=est.batch_size,
                           lr=est.lr, loss_fn=torch.nn.MSELoss()),
         repeats=args.repeats,
         per=e,
@@ -70,7 +70,7 @@ def main():
     compare(
         "tagger (bptt) fit per epoch",
         lambda: tag.fit(X, y),
-        lambda: plain_fit_bptt(X[0], y[0], n_outputs=2, epochs=e, n_columns=32,
+        lambda: plain_fit_bptt(X[0], y[0], n_outputs=2, epochs=e, n_columns=tag.batch_size,
                                bptt=15, lr=0.05, num_hidden=8),
         repeats=args.repeats,
         per=e,

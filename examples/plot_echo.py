@@ -26,7 +26,7 @@ ECHO_STEP = 3
 
 X, y = make_echo(n_steps=50_000, echo_step=ECHO_STEP, random_state=0)
 tagger = SequenceTagger(
-    num_hidden=8, bptt=15, batch_size=32, lr=0.05,
+    num_hidden=8, bptt=15, batch_size=64, lr=0.05,
     max_epochs=3 if QUICK else 5, random_state=0,
 ).fit(X, y)
 

@@ -258,6 +258,8 @@ class _BaseSequenceEstimator(BaseEstimator):
                 max_lr=self.lr,
                 total_steps=steps,
                 step_every="batch",
+                # the rate of every batch is not worth a history entry
+                event_name=None,
                 # cycle the momentum only where the optimizer has one
                 cycle_momentum=bool(
                     {"momentum", "betas"}

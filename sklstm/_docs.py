@@ -13,12 +13,12 @@ bidirectional : bool, default=False
     Whether the recurrent layers also read each sequence backwards.
 dropout : float, default=0.0
     Dropout between recurrent layers and before the output layer.
-max_epochs : int, default=60
+max_epochs : int, default=80
     Number of passes over the training data (fewer with early stopping).
-batch_size : int, default=32
+batch_size : int, default=64
     Sequences per training mini-batch. Prediction uses batches of at least
     1024 sequences.
-lr : float, default=0.01
+lr : float, default=0.02
     Learning rate (the peak rate with ``lr_schedule="onecycle"``).
 optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
         default="adam"
