@@ -20,7 +20,7 @@ from skorch.callbacks import (
 )
 from skorch.dataset import ValidSplit, unpack_data
 
-from ._data import BatchIterator, check_sequences
+from ._data import BatchIterator, check_sequences, pad_sequences
 from .modules import RecurrentNetwork
 from .preprocessing._vocabulary import Vocabulary, is_text
 
@@ -181,7 +181,10 @@ class _BaseSequenceEstimator(BaseEstimator):
         (strings or token lists) gives token ids ``(n, T)`` from the
         vocabulary learned at fit time, and always its lengths.
         """
-        text = is_text(X) and not isinstance(X, pd.DataFrame)
+        if reset and self.warm_start and hasattr(self, "net_"):
+            # the network exists: keep its vocabulary and input layout
+            reset = False
+        text = is_text(X)
         if reset:
             for attr in ("vocabulary_", "n_features_in_", "feature_names_in_"):
                 self.__dict__.pop(attr, None)
@@ -197,15 +200,12 @@ class _BaseSequenceEstimator(BaseEstimator):
             )
         if text:
             ids = self.vocabulary_.transform(X)
-            lengths = np.array([len(i) for i in ids], dtype=np.int64)
-            if lengths.min() == 0:
+            if min(len(i) for i in ids) == 0:
+                empty = next(k for k, i in enumerate(ids) if len(i) == 0)
                 raise ValueError(
-                    f"Text {int(np.argmin(lengths))} of X has no tokens; every "
-                    "text needs at least one."
+                    f"Text {empty} of X has no tokens; every text needs at least one."
                 )
-            padded = np.zeros((len(ids), lengths.max()), dtype=np.int64)
-            for i, seq in enumerate(ids):
-                padded[i, : len(seq)] = seq
+            padded, lengths = pad_sequences(ids, np.int64)
             return torch.from_numpy(padded), torch.from_numpy(lengths)
         X, lengths = check_sequences(self, X, reset=reset)
         X = torch.from_numpy(X)

@@ -69,8 +69,19 @@ def _ragged_to_padded(items, n_step_features):
             )
         n_step_features = arr.shape[1]
         arrays.append(arr)
+    return pad_sequences(arrays, np.float32)
+
+
+def pad_sequences(arrays, dtype):
+    """Right-pad arrays of shape ``(T_i, ...)`` with zeros into one array.
+
+    Returns
+    -------
+    padded : ndarray of shape (n, max T_i, ...)
+    lengths : ndarray of shape (n,), int64
+    """
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-    padded = np.zeros((len(arrays), lengths.max(), n_step_features), np.float32)
+    padded = np.zeros((len(arrays), lengths.max(), *arrays[0].shape[1:]), dtype)
     for i, arr in enumerate(arrays):
         padded[i, : len(arr)] = arr
     return padded, lengths

@@ -14,7 +14,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from ._base import _BaseSequenceEstimator
-from ._data import PAD_LABEL, WindowIterator, batchify
+from ._data import PAD_LABEL, WindowIterator, batchify, pad_sequences
 from .preprocessing._vocabulary import Vocabulary, tokenize
 
 EOS_ID = 1  # Vocabulary puts <eos> at id 1
@@ -365,10 +365,8 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         """Logits of the next word after each context (read after an ``<eos>``)."""
         module = self._module()
         ids = [np.concatenate([[EOS_ID], i[:-1]]) for i in self.vocabulary_.transform(contexts)]
-        lengths = torch.as_tensor([len(i) for i in ids])
-        padded = torch.zeros((len(ids), int(lengths.max())), dtype=torch.long)
-        for row, seq in enumerate(ids):
-            padded[row, : len(seq)] = torch.from_numpy(seq)
+        padded, lengths = pad_sequences(ids, np.int64)
+        padded, lengths = torch.from_numpy(padded), torch.from_numpy(lengths)
         with torch.inference_mode():
             out = module(padded.to(self._device()))
         return out[torch.arange(len(ids)), lengths - 1]

@@ -338,3 +338,15 @@ def test_bad_input_at_predict(bits, ragged):
         clf.predict([np.ones((3, 2)), np.ones((4, 1))])
     with pytest.raises(ValueError, match="pass a 3-D array"):
         clf.predict(np.ones((4, 5)))
+
+
+def test_warm_start_keeps_vocabulary_and_input_layout():
+    texts = ["good film", "bad film", "great fun", "awful plot"] * 5
+    labels = [1, 0, 1, 0] * 5
+    clf = SequenceClassifier(warm_start=True, **FAST).fit(texts, labels)
+    vocab = clf.vocabulary_
+    # new words in the second fit are unknown to the existing embedding
+    clf.fit(["good new words"] * 4, [1, 1, 1, 1])
+    assert clf.vocabulary_ is vocab and clf.n_iter_ == 6
+    with pytest.raises(ValueError, match="fitted on text, but X holds numeric"):
+        clf.fit(np.zeros((4, 3)), [1, 0, 1, 0])
