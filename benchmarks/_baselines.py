@@ -60,7 +60,8 @@ def plain_fit_bptt(stream, target, *, n_outputs, epochs, n_columns, bptt, lr,
     return module
 
 
-def compare(name, run_sklstm, run_plain, *, repeats, per):
+def compare(name, run_sklstm, run_plain, *, repeats, per,
+            labels=("sklstm", "plain PyTorch")):
     """Alternate the two callables ``repeats`` times after one warm-up each and
     print the medians and the median of the per-pair ratios (this shared
     machine's speed drifts, so pairs taken close together compare best)."""
@@ -76,7 +77,7 @@ def compare(name, run_sklstm, run_plain, *, repeats, per):
         b.append((time.perf_counter() - t0) / per)
         ratios.append(a[-1] / b[-1])
     print(
-        f"{name} ({repeats} pairs): sklstm median {np.median(a):.3f} s, plain "
-        f"PyTorch median {np.median(b):.3f} s, median ratio {np.median(ratios):.3f}"
+        f"{name} ({repeats} pairs): {labels[0]} median {np.median(a):.3f} s, "
+        f"{labels[1]} median {np.median(b):.3f} s, median ratio {np.median(ratios):.3f}"
     )
     return float(np.median(ratios))

@@ -3,13 +3,16 @@
 Run alone (no other torch process on the machine)::
 
     .venv/bin/python benchmarks/bench_ptb.py throughput [--tokens 60000]
+    .venv/bin/python benchmarks/bench_ptb.py throughput --precision compare --num-hidden 400
     .venv/bin/python benchmarks/bench_ptb.py quality --config small30
 
 ``throughput`` compares training tokens per second of
 ``SequenceLanguageModel.fit`` with a plain PyTorch truncated-BPTT loop that
 has the structure of PyTorch's ``word_language_model`` example (batchify into
 columns, windows of ``bptt``, detached carried state, gradient clipping,
-SGD), on the same configuration and the same tokens, alternating the two.
+SGD), on the same configuration and the same tokens, alternating the two;
+``--precision bfloat16`` runs both in mixed precision, ``--precision
+compare`` times sklstm in bfloat16 against sklstm in float32.
 
 ``quality`` trains a documented configuration on the full training set,
 printing the validation perplexity per epoch, then the test perplexity
@@ -31,6 +34,7 @@ from _baselines import compare
 
 from sklstm import SequenceLanguageModel
 from sklstm.datasets import load_ptb
+from sklstm._language_model import _PRECISIONS
 from sklstm.modules import RecurrentNetwork
 from sklstm.preprocessing import Vocabulary
 
@@ -46,6 +50,10 @@ CONFIGS = {
     "adam30": dict(num_hidden=200, num_layers=2, dropout=0.3, tie_weights=True,
                    optimizer="adam", lr=0.004, clip_grad_norm=1.0,
                    lr_schedule="cosine", max_epochs=10),
+    # a wider network trained in bfloat16 mixed precision, 30-minute budget
+    "bf16_30": dict(num_hidden=400, num_layers=2, dropout=0.2, tie_weights=True,
+                    optimizer="adam", lr=0.005, clip_grad_norm=1.0,
+                    lr_schedule="cosine", max_epochs=8, precision="bfloat16"),
     # the reference recipe with a cosine decay over 11 epochs
     "small30": dict(num_hidden=200, num_layers=2, dropout=0.2, tie_weights=True,
                     max_epochs=11, lr_schedule="cosine"),
@@ -74,7 +82,7 @@ def plain_pytorch_epoch(module, stream, batch_size, bptt, lr, clip):
         opt.step()
 
 
-def throughput(train, n_tokens, repeats):
+def throughput(train, n_tokens, repeats, precision, num_hidden):
     sentences, count = [], 0
     for s in train:
         sentences.append(s)
@@ -87,14 +95,35 @@ def throughput(train, n_tokens, repeats):
     vocab = Vocabulary().fit(sentences)
     stream = torch.from_numpy(np.concatenate([[1], *vocab.transform(sentences)]))
     n_train = (len(stream) - 1) // 20 * 20
-    lm = SequenceLanguageModel(**THROUGHPUT, max_epochs=1, validation_fraction=None,
-                               lr_schedule="constant", random_state=0)
+    params = {**THROUGHPUT, "num_hidden": num_hidden}
+    if precision == "compare":
+        # sklstm against itself: bfloat16 mixed precision against float32
+        fp32, bf16 = (
+            SequenceLanguageModel(**params, precision=p, max_epochs=1,
+                                  validation_fraction=None, lr_schedule="constant",
+                                  random_state=0)
+            for p in ("float32", "bfloat16")
+        )
+        ratio = compare(
+            f"training time for {n_train} tokens, 2x{num_hidden}",
+            lambda: bf16.fit(sentences),
+            lambda: fp32.fit(sentences),
+            repeats=repeats,
+            per=1,
+            labels=("bfloat16", "float32"),
+        )
+        print(f"speed-up of bfloat16 over float32 (tokens/s): {1 / ratio:.3f}")
+        return
+    lm = SequenceLanguageModel(**params, precision=precision, max_epochs=1,
+                               validation_fraction=None, lr_schedule="constant",
+                               random_state=0)
     torch.manual_seed(0)
     module = RecurrentNetwork(vocab_size=len(vocab.tokens_), n_outputs=len(vocab.tokens_),
-                              num_hidden=200, num_layers=2, dropout=0.2,
-                              per_step=True, tie_weights=True)
+                              num_hidden=num_hidden, num_layers=2, dropout=0.2,
+                              per_step=True, tie_weights=True,
+                              compute_dtype=_PRECISIONS[precision])
     ratio = compare(
-        f"training time for {n_train} tokens",
+        f"training time for {n_train} tokens, 2x{num_hidden}, {precision}",
         lambda: lm.fit(sentences),
         lambda: plain_pytorch_epoch(module, stream, 20, 35, 20.0, 0.25),
         repeats=repeats,
@@ -127,13 +156,18 @@ def main():
     parser.add_argument("--tokens", type=int, default=60_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--config", choices=sorted(CONFIGS), default="small30")
+    parser.add_argument("--precision", choices=["float32", "bfloat16", "compare"],
+                        default="float32",
+                        help="throughput: arithmetic of both sides, or 'compare' "
+                             "for sklstm in bfloat16 against sklstm in float32")
+    parser.add_argument("--num-hidden", type=int, default=200)
     args = parser.parse_args()
     if "SKLSTM_DATA" not in os.environ and (SHARED / "ptb").is_dir():
         os.environ["SKLSTM_DATA"] = str(SHARED)
     train, valid, test = load_ptb(download_if_missing=False)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.what == "throughput":
-        throughput(train, args.tokens, args.repeats)
+        throughput(train, args.tokens, args.repeats, args.precision, args.num_hidden)
     else:
         quality(train, valid, test, args.config)
 

@@ -51,6 +51,13 @@ class RecurrentNetwork(nn.Module):
         once, so that an output never depends on which other sequences share
         its batch. Costs little for small output layers; language models
         with large vocabularies turn it off.
+    compute_dtype : torch.dtype or None, default=None
+        When set (``torch.bfloat16`` or ``torch.float16``), the forward pass
+        in training mode runs under :func:`torch.autocast` in this dtype
+        (mixed precision: parameters stay float32) and returns float32
+        outputs. Evaluation mode always computes in float32: it keeps no
+        activations, so lower precision saves little there, and autocast
+        would cast the weights anew at every call.
 
     Examples
     --------
@@ -77,8 +84,10 @@ class RecurrentNetwork(nn.Module):
         per_step=False,
         tie_weights=False,
         batch_invariant_eval=True,
+        compute_dtype=None,
     ):
         super().__init__()
+        self.compute_dtype = compute_dtype
         self.batch_invariant_eval = batch_invariant_eval
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}.")
@@ -128,6 +137,21 @@ class RecurrentNetwork(nn.Module):
         return_state : bool
             Also return the final recurrent state.
         """
+        if self.compute_dtype is None or not self.training:
+            return self._forward(X, lengths, state, return_state)
+        with torch.autocast(X.device.type, dtype=self.compute_dtype):
+            out = self._forward(X, lengths, state, return_state)
+        if return_state:
+            out, state = out
+            state = (
+                tuple(s.float() for s in state)
+                if isinstance(state, tuple)
+                else state.float()
+            )
+            return out.float(), state
+        return out.float()
+
+    def _forward(self, X, lengths, state, return_state):
         if self.embedding is not None:
             X = self.embedding(X)
         X = self.dropout(X)
@@ -160,5 +184,6 @@ class RecurrentNetwork(nn.Module):
             # with the batch it is predicted in. Accumulating in float64 and
             # rounding once makes predictions independent of the batch.
             w, b = self.head.weight, self.head.bias
-            out = F.linear(out.double(), w.double(), b.double()).to(out.dtype)
+            with torch.autocast(out.device.type, enabled=False):
+                out = F.linear(out.double(), w.double(), b.double()).float()
         return (out, state) if return_state else out

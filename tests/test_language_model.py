@@ -10,6 +10,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.exceptions import SkipTestWarning
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import check_estimator
+from skorch.callbacks import Callback
 
 from sklstm import SequenceLanguageModel
 from sklstm.datasets import load_ptb
@@ -125,6 +126,54 @@ def test_tied_weights_and_token_lists(text):
     assert module.head.weight is module.embedding.weight
     with pytest.raises(ValueError, match="tie_weights needs embedding_dim == num_hidden"):
         SequenceLanguageModel(**{**FAST, "tie_weights": True, "embedding_dim": 8}).fit(text)
+
+
+def test_bfloat16_mixed_precision_training(lm, text):
+    mixed = SequenceLanguageModel(**{**FAST, "max_epochs": 15, "precision": "bfloat16"})
+    seen = []
+    mixed.set_params(callbacks=[_HeadInputDtype(seen)]).fit(text)
+    # training computed in bfloat16; parameters stayed float32
+    assert set(seen) == {torch.bfloat16}
+    module = mixed.net_.module_
+    assert {p.dtype for p in module.parameters()} == {torch.float32}
+    assert module.compute_dtype is torch.bfloat16
+    # it learns as well as float32 training (the grammar's perplexity is ~3)
+    assert mixed.perplexity(text) < 3.5
+    assert abs(mixed.perplexity(text) - lm.perplexity(text)) < 0.25
+    # evaluation computes in float32: outputs equal those of a float32 module
+    plain = clone(lm).set_params(max_epochs=1).fit(text).net_.module_
+    plain.load_state_dict(module.state_dict())
+    x = torch.tensor([[1, 2, 3, 4]])
+    module.eval(), plain.eval()
+    with torch.inference_mode():
+        assert torch.equal(module(x), plain(x))
+    # the carried training state comes back in float32
+    module.train()
+    out, (h, c) = module(x, return_state=True)
+    assert out.dtype == h.dtype == c.dtype == torch.float32
+    with pytest.raises(ValueError, match="'precision' parameter"):
+        SequenceLanguageModel(**{**FAST, "precision": "float16"}).fit(text)
+
+
+class _HeadInputDtype(Callback):
+    """Record the dtype of the output layer's result at each training batch."""
+
+    def __init__(self, seen):
+        self.seen = seen
+
+    def initialize(self):
+        self.hook_ = None
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        def hook(module, args, output):
+            if module.training:
+                self.seen.append(output.dtype)
+
+        self.hook_ = net.module_.head.register_forward_hook(hook)
+
+    def on_train_end(self, net, **kwargs):
+        self.hook_.remove()
 
 
 def test_reproducible_clone_and_pickle(lm, text):
