@@ -184,6 +184,5 @@ class RecurrentNetwork(nn.Module):
             # with the batch it is predicted in. Accumulating in float64 and
             # rounding once makes predictions independent of the batch.
             w, b = self.head.weight, self.head.bias
-            with torch.autocast(out.device.type, enabled=False):
-                out = F.linear(out.double(), w.double(), b.double()).float()
+            out = F.linear(out.double(), w.double(), b.double()).to(out.dtype)
         return (out, state) if return_state else out
