@@ -59,6 +59,10 @@ CONFIGS = {
     "bf16_30b": dict(num_hidden=384, num_layers=2, dropout=0.25, tie_weights=True,
                      optimizer="adam", lr=0.005, clip_grad_norm=1.0,
                      lr_schedule="cosine", max_epochs=8, precision="bfloat16"),
+    # bf16_30b with a ninth epoch (run with glibc's malloc told to keep memory)
+    "bf16_30c": dict(num_hidden=384, num_layers=2, dropout=0.25, tie_weights=True,
+                     optimizer="adam", lr=0.005, clip_grad_norm=1.0,
+                     lr_schedule="cosine", max_epochs=9, precision="bfloat16"),
     # the reference recipe with a cosine decay over 11 epochs
     "small30": dict(num_hidden=200, num_layers=2, dropout=0.2, tie_weights=True,
                     optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
