@@ -21,7 +21,7 @@ from skorch.callbacks import (
 from skorch.dataset import ValidSplit, unpack_data
 
 from ._data import BatchIterator, check_sequences, pad_sequences
-from .modules import RecurrentNetwork
+from .modules import RecurrentNetwork, _map_state
 from .preprocessing._vocabulary import Vocabulary, is_text
 
 _OPTIMIZERS = {
@@ -36,12 +36,6 @@ _MIN_EVAL_BATCH_SIZE = 1024
 
 # verbose=1 shows a progress bar only when an epoch runs longer than this
 _PROGRESS_BAR_DELAY_S = 2.0
-
-
-def _detach(state):
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
 
 
 class _SequenceNet(NeuralNet):
@@ -80,7 +74,7 @@ class _SequenceNet(NeuralNet):
         y_pred, state = self.infer(
             Xi, state=getattr(self, attr), return_state=True, **fit_params
         )
-        setattr(self, attr, _detach(state))
+        setattr(self, attr, _map_state(torch.Tensor.detach, state))
         return y_pred
 
     def train_step_single(self, batch, **fit_params):

@@ -94,11 +94,11 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
     precision : {"float32", "bfloat16"}, default="float32"
         Arithmetic of training. ``"bfloat16"`` trains in mixed precision
         (:func:`torch.autocast`: matrix products in bfloat16; parameters,
-        optimizer and losses in float32): about 1.5x the training tokens per
-        second on CPUs with AVX-512 BF16 or AMX instructions and on recent
-        GPUs, for the same perplexity (see the benchmarks page), but slower
-        where the hardware lacks bfloat16. Evaluation, prediction and
-        generation always compute in float32.
+        optimizer and losses in float32). It pays on hardware with bfloat16
+        arithmetic (CPUs with AVX-512 BF16 or AMX, recent GPUs): 1.49x the
+        training tokens per second for the same perplexity on the
+        benchmarks page's CPU; elsewhere it can be slower. Evaluation,
+        prediction and generation always compute in float32.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (instances or ``(name, callback)`` tuples).
     warm_start : bool, default=False

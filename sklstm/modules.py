@@ -13,6 +13,11 @@ __all__ = ["RecurrentNetwork"]
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
+def _map_state(fn, state):
+    """Apply ``fn`` to a recurrent state: a tensor, or a tuple (LSTM's h and c)."""
+    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
+
+
 class RecurrentNetwork(nn.Module):
     """A recurrent network with an input layer, a stack of recurrent layers and a head.
 
@@ -143,12 +148,7 @@ class RecurrentNetwork(nn.Module):
             out = self._forward(X, lengths, state, return_state)
         if return_state:
             out, state = out
-            state = (
-                tuple(s.float() for s in state)
-                if isinstance(state, tuple)
-                else state.float()
-            )
-            return out.float(), state
+            return out.float(), _map_state(torch.Tensor.float, state)
         return out.float()
 
     def _forward(self, X, lengths, state, return_state):

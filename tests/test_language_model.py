@@ -131,7 +131,7 @@ def test_tied_weights_and_token_lists(text):
 def test_bfloat16_mixed_precision_training(lm, text):
     mixed = SequenceLanguageModel(**{**FAST, "max_epochs": 15, "precision": "bfloat16"})
     seen = []
-    mixed.set_params(callbacks=[_HeadInputDtype(seen)]).fit(text)
+    mixed.set_params(callbacks=[_HeadOutputDtype(seen)]).fit(text)
     # training computed in bfloat16; parameters stayed float32
     assert set(seen) == {torch.bfloat16}
     module = mixed.net_.module_
@@ -155,7 +155,7 @@ def test_bfloat16_mixed_precision_training(lm, text):
         SequenceLanguageModel(**{**FAST, "precision": "float16"}).fit(text)
 
 
-class _HeadInputDtype(Callback):
+class _HeadOutputDtype(Callback):
     """Record the dtype of the output layer's result at each training batch."""
 
     def __init__(self, seen):
