@@ -63,6 +63,10 @@ CONFIGS = {
     "bf16_30c": dict(num_hidden=384, num_layers=2, dropout=0.25, tie_weights=True,
                      optimizer="adam", lr=0.005, clip_grad_norm=1.0,
                      lr_schedule="cosine", max_epochs=9, precision="bfloat16"),
+    # the medium (2x650) network with dropout 0.5 in bfloat16, 2-hour budget
+    "bf16_2h": dict(num_hidden=650, num_layers=2, dropout=0.5, tie_weights=True,
+                    optimizer="adam", lr=0.003, clip_grad_norm=1.0,
+                    lr_schedule="cosine", max_epochs=16, precision="bfloat16"),
     # the reference recipe with a cosine decay over 11 epochs
     "small30": dict(num_hidden=200, num_layers=2, dropout=0.2, tie_weights=True,
                     optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
