@@ -4,6 +4,7 @@ Run alone (no other torch process on the machine)::
 
     .venv/bin/python benchmarks/bench_ptb.py throughput [--tokens 60000]
     .venv/bin/python benchmarks/bench_ptb.py throughput --precision compare --num-hidden 400
+    .venv/bin/python benchmarks/bench_ptb.py softmax --softmax-cutoff 1000 --num-hidden 384
     .venv/bin/python benchmarks/bench_ptb.py quality --config small30
 
 ``throughput`` compares training tokens per second of
@@ -12,7 +13,11 @@ has the structure of PyTorch's ``word_language_model`` example (batchify into
 columns, windows of ``bptt``, detached carried state, gradient clipping,
 SGD), on the same configuration and the same tokens, alternating the two;
 ``--precision bfloat16`` runs both in mixed precision, ``--precision
-compare`` times sklstm in bfloat16 against sklstm in float32.
+compare`` times sklstm in bfloat16 against sklstm in float32;
+``--softmax-cutoff`` gives both sides the two-level softmax.
+
+``softmax`` times sklstm with a two-level softmax (``--softmax-cutoff``)
+against sklstm with the full softmax, both in ``--precision``.
 
 ``quality`` trains a documented configuration on the full training set,
 printing the validation perplexity per epoch, then the test perplexity
@@ -67,6 +72,11 @@ CONFIGS = {
     "bf16_2h": dict(num_hidden=650, num_layers=2, dropout=0.5, tie_weights=True,
                     optimizer="adam", lr=0.003, clip_grad_norm=1.0,
                     lr_schedule="cosine", max_epochs=16, precision="bfloat16"),
+    # SGD at 20 on untied weights (which learn far faster than Adam or tied
+    # N(0, 1) embeddings here), bfloat16, 30-minute budget
+    "sgd_30": dict(num_hidden=384, num_layers=2, dropout=0.3, tie_weights=False,
+                   optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
+                   lr_schedule="cosine", max_epochs=10, precision="bfloat16"),
     # the reference recipe with a cosine decay over 11 epochs
     "small30": dict(num_hidden=200, num_layers=2, dropout=0.2, tie_weights=True,
                     optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
@@ -90,34 +100,62 @@ def plain_pytorch_epoch(module, stream, batch_size, bptt, lr, clip):
         opt.zero_grad()
         out, state = module(x, state=state, return_state=True)
         state = tuple(s.detach() for s in state)
-        loss = loss_fn(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        if module.softmax_cutoff is None:
+            loss = loss_fn(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        else:  # the two-level softmax scores its targets itself
+            loss = module.nll(out, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
         opt.step()
 
 
-def throughput(train, n_tokens, repeats, precision, num_hidden):
+def training_text(train, n_tokens):
+    """The first ``n_tokens`` of the training text, plus one line with every
+    word of the vocabulary, which gives every model the full 10,000-word
+    output layer."""
     sentences, count = [], 0
     for s in train:
         sentences.append(s)
         count += len(s.split()) + 1
         if count >= n_tokens:
             break
-    # one extra line with every word of the vocabulary gives both sides the
-    # full 10,000-word output layer; both train on exactly this text
     sentences.append(" ".join(Vocabulary().fit(train).tokens_[2:]))
+    return sentences
+
+
+def timed_model(params, **overrides):
+    """A model for timing: one epoch, no validation, constant rate."""
+    return SequenceLanguageModel(**{**params, **overrides}, max_epochs=1,
+                                 validation_fraction=None, lr_schedule="constant",
+                                 random_state=0)
+
+
+def softmax(train, n_tokens, repeats, precision, num_hidden, cutoff):
+    sentences = training_text(train, n_tokens)
+    params = {**THROUGHPUT, "num_hidden": num_hidden, "precision": precision}
+    two_level = timed_model(params, softmax_cutoff=cutoff)
+    full = timed_model(params)
+    ratio = compare(
+        f"training time for {n_tokens} tokens, 2x{num_hidden}, {precision}",
+        lambda: two_level.fit(sentences),
+        lambda: full.fit(sentences),
+        repeats=repeats,
+        per=1,
+        labels=(f"softmax_cutoff={cutoff}", "full softmax"),
+    )
+    print(f"speed-up of the two-level softmax (tokens/s): {1 / ratio:.3f}")
+
+
+def throughput(train, n_tokens, repeats, precision, num_hidden, cutoff):
+    # both sides train on exactly this text
+    sentences = training_text(train, n_tokens)
     vocab = Vocabulary().fit(sentences)
     stream = torch.from_numpy(np.concatenate([[1], *vocab.transform(sentences)]))
     n_train = (len(stream) - 1) // 20 * 20
-    params = {**THROUGHPUT, "num_hidden": num_hidden}
+    params = {**THROUGHPUT, "num_hidden": num_hidden, "softmax_cutoff": cutoff}
     if precision == "compare":
         # sklstm against itself: bfloat16 mixed precision against float32
-        fp32, bf16 = (
-            SequenceLanguageModel(**params, precision=p, max_epochs=1,
-                                  validation_fraction=None, lr_schedule="constant",
-                                  random_state=0)
-            for p in ("float32", "bfloat16")
-        )
+        fp32, bf16 = (timed_model(params, precision=p) for p in ("float32", "bfloat16"))
         ratio = compare(
             f"training time for {n_train} tokens, 2x{num_hidden}",
             lambda: bf16.fit(sentences),
@@ -128,14 +166,12 @@ def throughput(train, n_tokens, repeats, precision, num_hidden):
         )
         print(f"speed-up of bfloat16 over float32 (tokens/s): {1 / ratio:.3f}")
         return
-    lm = SequenceLanguageModel(**params, precision=precision, max_epochs=1,
-                               validation_fraction=None, lr_schedule="constant",
-                               random_state=0)
+    lm = timed_model(params, precision=precision)
     torch.manual_seed(0)
     module = RecurrentNetwork(vocab_size=len(vocab.tokens_), n_outputs=len(vocab.tokens_),
                               num_hidden=num_hidden, num_layers=2, dropout=0.2,
                               per_step=True, tie_weights=True,
-                              compute_dtype=_PRECISIONS[precision])
+                              compute_dtype=_PRECISIONS[precision], softmax_cutoff=cutoff)
     ratio = compare(
         f"training time for {n_train} tokens, 2x{num_hidden}, {precision}",
         lambda: lm.fit(sentences),
@@ -166,7 +202,7 @@ def quality(train, valid, test, config):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["throughput", "quality"])
+    parser.add_argument("what", choices=["throughput", "softmax", "quality"])
     parser.add_argument("--tokens", type=int, default=60_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--config", choices=sorted(CONFIGS), default="bf16_30b")
@@ -175,13 +211,22 @@ def main():
                         help="throughput: arithmetic of both sides, or 'compare' "
                              "for sklstm in bfloat16 against sklstm in float32")
     parser.add_argument("--num-hidden", type=int, default=200)
+    parser.add_argument("--softmax-cutoff", type=int, default=None,
+                        help="two-level softmax with this many words in its head "
+                             "(softmax: default 1000)")
     args = parser.parse_args()
     if "SKLSTM_DATA" not in os.environ and (SHARED / "ptb").is_dir():
         os.environ["SKLSTM_DATA"] = str(SHARED)
     train, valid, test = load_ptb(download_if_missing=False)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.what == "throughput":
-        throughput(train, args.tokens, args.repeats, args.precision, args.num_hidden)
+        throughput(train, args.tokens, args.repeats, args.precision, args.num_hidden,
+                   args.softmax_cutoff)
+    elif args.what == "softmax":
+        if args.precision == "compare":
+            parser.error("softmax compares at one precision: float32 or bfloat16")
+        softmax(train, args.tokens, args.repeats, args.precision, args.num_hidden,
+                args.softmax_cutoff or 1000)
     else:
         quality(train, valid, test, args.config)
 

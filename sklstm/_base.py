@@ -44,6 +44,10 @@ class _SequenceNet(NeuralNet):
     * Per-step outputs ``(batch, time, n_classes)`` are flattened so that the
       cross-entropy sees one row per step; padded steps carry the label -100,
       which the criterion ignores.
+    * A module with a two-level softmax (``softmax_cutoff``) returns features
+      in training mode and computes the training loss itself
+      (:meth:`RecurrentNetwork.nll`); in evaluation mode it returns
+      log-probabilities, which the cross-entropy criterion scores exactly.
     * With ``stateful=True`` (truncated back-propagation through time over
       consecutive windows), the recurrent state at the end of one batch,
       detached from the graph, is the initial state of the next; it is reset
@@ -55,6 +59,10 @@ class _SequenceNet(NeuralNet):
         self.stateful = stateful
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        if self.module_.training and getattr(self.module_, "softmax_cutoff", None):
+            # a two-level softmax: the module returned the features before its
+            # output layer, and scores the targets itself
+            return self.module_.nll(y_pred, y_true)
         if y_pred.ndim == 3:
             y_pred = y_pred.reshape(-1, y_pred.shape[-1])
             y_true = y_true.reshape(-1)

@@ -63,6 +63,18 @@ class RecurrentNetwork(nn.Module):
         outputs. Evaluation mode always computes in float32: it keeps no
         activations, so lower precision saves little there, and autocast
         would cast the weights anew at every call.
+    softmax_cutoff : int or None, default=None
+        When set, the output layer is a two-level softmax (an adaptive
+        softmax with one tail cluster, Grave et al. 2017): its head scores
+        the first ``softmax_cutoff`` outputs (for a vocabulary ordered by
+        frequency, the most frequent words) and one more output, "the word is
+        in the tail", whose probability the tail's softmax over the other
+        outputs shares out. The output weights are the same as those of the
+        full layer (so they can still be tied); only their normalisation
+        differs. Training computes tail scores only for targets in the tail:
+        in training mode the network returns the features before the output
+        layer and :meth:`nll` takes them with the targets. In evaluation mode
+        it returns log-probabilities over all ``n_outputs``.
 
     Examples
     --------
@@ -73,6 +85,18 @@ class RecurrentNetwork(nn.Module):
     torch.Size([4, 3])
     >>> net(torch.zeros(2, 5, 1), lengths=torch.tensor([5, 2])).shape
     torch.Size([2, 3])
+
+    A language model with a two-level softmax:
+
+    >>> lm = RecurrentNetwork(vocab_size=50, n_outputs=50, num_hidden=8,
+    ...                       per_step=True, softmax_cutoff=10)
+    >>> tokens = torch.randint(50, (2, 7))
+    >>> lm.train()(tokens).shape  # features for the loss
+    torch.Size([2, 7, 8])
+    >>> loss = lm.nll(lm(tokens[:, :-1]), tokens[:, 1:])
+    >>> log_proba = lm.eval()(tokens)
+    >>> log_proba.shape, bool(torch.allclose(log_proba.exp().sum(-1), torch.ones(2, 7)))
+    (torch.Size([2, 7, 50]), True)
     """
 
     def __init__(
@@ -90,9 +114,11 @@ class RecurrentNetwork(nn.Module):
         tie_weights=False,
         batch_invariant_eval=True,
         compute_dtype=None,
+        softmax_cutoff=None,
     ):
         super().__init__()
         self.compute_dtype = compute_dtype
+        self.softmax_cutoff = softmax_cutoff
         self.batch_invariant_eval = batch_invariant_eval
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}.")
@@ -127,6 +153,14 @@ class RecurrentNetwork(nn.Module):
                     f"{tuple(self.head.weight.shape)}."
                 )
             self.head.weight = self.embedding.weight
+        if softmax_cutoff is not None:
+            if not 0 < softmax_cutoff < n_outputs:
+                raise ValueError(
+                    f"softmax_cutoff must be between 1 and n_outputs - 1 = "
+                    f"{n_outputs - 1}, got {softmax_cutoff}."
+                )
+            # the head's extra output: log-odds of "the target is in the tail"
+            self.tail_gate = nn.Linear(num_hidden * n_directions, 1)
 
     def forward(self, X, lengths=None, state=None, return_state=False):
         """Run the network.
@@ -144,12 +178,19 @@ class RecurrentNetwork(nn.Module):
         """
         if self.compute_dtype is None or not self.training:
             return self._forward(X, lengths, state, return_state)
-        with torch.autocast(X.device.type, dtype=self.compute_dtype):
+        with self._autocast(X.device.type):
             out = self._forward(X, lengths, state, return_state)
         if return_state:
             out, state = out
             return out.float(), _map_state(torch.Tensor.float, state)
         return out.float()
+
+    def _autocast(self, device_type):
+        return torch.autocast(
+            device_type,
+            dtype=self.compute_dtype,
+            enabled=self.compute_dtype is not None and self.training,
+        )
 
     def _forward(self, X, lengths, state, return_state):
         if self.embedding is not None:
@@ -176,13 +217,80 @@ class RecurrentNetwork(nn.Module):
                 last = torch.cat([last[:, :half], out[:, 0, half:]], dim=-1)
             out = last
         out = self.dropout(out)
-        if self.training or not self.batch_invariant_eval:
+        if self.softmax_cutoff is not None:
+            if not self.training:
+                out = self._two_level_log_proba(out)
+        elif self.training or not self.batch_invariant_eval:
             out = self.head(out)
         else:
-            # In float32, a matrix product's rounding depends on how many rows
-            # it has, so a sequence's output would change (in the last bit)
-            # with the batch it is predicted in. Accumulating in float64 and
-            # rounding once makes predictions independent of the batch.
-            w, b = self.head.weight, self.head.bias
-            out = F.linear(out.double(), w.double(), b.double()).to(out.dtype)
+            out = self._exact_linear(out, self.head.weight, self.head.bias)
         return (out, state) if return_state else out
+
+    def _linear(self, features, weight, bias):
+        """``F.linear``; in evaluation with ``batch_invariant_eval``, exact."""
+        if self.training or not self.batch_invariant_eval:
+            return F.linear(features, weight, bias)
+        return self._exact_linear(features, weight, bias)
+
+    @staticmethod
+    def _exact_linear(features, weight, bias):
+        # In float32, a matrix product's rounding depends on how many rows
+        # it has, so a sequence's output would change (in the last bit)
+        # with the batch it is predicted in. Accumulating in float64 and
+        # rounding once makes predictions independent of the batch.
+        return F.linear(features.double(), weight.double(), bias.double()).to(features.dtype)
+
+    def _head_log_proba(self, features):
+        """Log-probabilities of the head: its outputs, then "in the tail"."""
+        k = self.softmax_cutoff
+        weight = torch.cat([self.head.weight[:k], self.tail_gate.weight])
+        bias = torch.cat([self.head.bias[:k], self.tail_gate.bias])
+        return F.log_softmax(self._linear(features, weight, bias).float(), dim=-1)
+
+    def _tail_log_proba(self, features):
+        """Log-probabilities of the tail's outputs given that the target is there."""
+        k = self.softmax_cutoff
+        logits = self._linear(features, self.head.weight[k:], self.head.bias[k:])
+        return F.log_softmax(logits.float(), dim=-1)
+
+    def _two_level_log_proba(self, features):
+        head = self._head_log_proba(features)
+        tail = head[..., -1:] + self._tail_log_proba(features)
+        return torch.cat([head[..., :-1], tail], dim=-1).to(features.dtype)
+
+    def nll(self, features, target, ignore_index=-100):
+        """Mean negative log-likelihood of targets under the two-level softmax.
+
+        Computes the tail's scores only for the targets in the tail, which is
+        what makes the two-level softmax cheap to train.
+
+        Parameters
+        ----------
+        features : tensor of shape (..., num_hidden)
+            What the network returns in training mode.
+        target : tensor of shape (...)
+            Output ids; ``ignore_index`` marks steps that are not scored.
+        ignore_index : int, default=-100
+            Target value that is left out of the mean.
+
+        Returns
+        -------
+        loss : scalar tensor
+            Mean over the scored targets (0 when there are none).
+        """
+        if self.softmax_cutoff is None:
+            raise ValueError("nll needs a network built with softmax_cutoff set.")
+        features = features.reshape(-1, features.shape[-1])
+        target = target.reshape(-1)
+        scored = target != ignore_index
+        if not bool(scored.all()):
+            features, target = features[scored], target[scored]
+        k = self.softmax_cutoff
+        with self._autocast(features.device.type):
+            head = self._head_log_proba(features)
+            log_lik = head.gather(1, target.clamp(max=k)[:, None]).sum()
+            in_tail = (target >= k).nonzero().squeeze(1)
+            if len(in_tail):
+                tail = self._tail_log_proba(features[in_tail])
+                log_lik = log_lik + tail.gather(1, (target[in_tail] - k)[:, None]).sum()
+        return -log_lik / max(len(target), 1)

@@ -176,6 +176,57 @@ class _HeadOutputDtype(Callback):
         self.hook_.remove()
 
 
+def test_two_level_softmax(lm, text):
+    two_level = SequenceLanguageModel(
+        **{**FAST, "max_epochs": 15, "softmax_cutoff": 4, "tie_weights": True}
+    ).fit(text)
+    module = two_level.net_.module_
+    assert module.head.weight is module.embedding.weight
+    # exact probabilities over the whole vocabulary, in the order of tokens_
+    proba = two_level.predict_proba(["the cat", "", "a dog likes"])
+    assert proba.shape == (3, len(two_level.tokens_)) == (3, 12)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert math.isclose(two_level.perplexity(text), math.exp(-two_level.score(text)))
+    # it learns the grammar as well as the full softmax
+    assert two_level.perplexity(text) < 3.5
+    assert abs(two_level.perplexity(text) - lm.perplexity(text)) < 0.25
+    assert two_level.predict(["the cat"])[0] in ("sees", "likes")
+    restored = pickle.loads(pickle.dumps(two_level))
+    assert restored.score(text) == two_level.score(text)
+
+
+def test_two_level_softmax_training_loss(text):
+    lm = SequenceLanguageModel(**{**FAST, "softmax_cutoff": 5, "dropout": 0.0}).fit(text)
+    module = lm.net_.module_
+    ids = lm.vocabulary_.transform(text[:8])
+    stream = torch.from_numpy(np.concatenate([[1], *ids]))
+    x, y = stream[:-1][None], stream[1:][None].clone()
+    y[0, :3] = -100  # padding is not scored
+    tail_rows = []
+    tail_log_proba = module._tail_log_proba
+    module._tail_log_proba = lambda f: tail_rows.append(len(f)) or tail_log_proba(f)
+    # the training loss (from features) is the negative log-likelihood of the
+    # log-probabilities that evaluation returns
+    loss = module.train().nll(module(x), y)
+    with torch.inference_mode():
+        log_proba = module.eval()(x)[0, 3:]
+    expected = -log_proba.gather(1, y[0, 3:, None]).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    # the tail's scores were computed for the tail targets only
+    assert tail_rows[0] == int((y >= 5).sum()) < y.shape[1]
+    loss.backward()
+    assert module.tail_gate.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="leaves no word for the tail: the vocabulary has 12"):
+        SequenceLanguageModel(**{**FAST, "softmax_cutoff": 12}).fit(text)
+    with pytest.raises(ValueError, match="'softmax_cutoff' parameter"):
+        SequenceLanguageModel(**{**FAST, "softmax_cutoff": 0}).fit(text)
+    # mixed precision trains the two-level softmax too
+    mixed = SequenceLanguageModel(
+        **{**FAST, "softmax_cutoff": 5, "precision": "bfloat16", "max_epochs": 15}
+    ).fit(text)
+    assert mixed.perplexity(text) < 3.5
+
+
 def test_reproducible_clone_and_pickle(lm, text):
     again = clone(lm).fit(text)
     assert again.score(text) == lm.score(text)
