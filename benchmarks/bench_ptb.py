@@ -90,6 +90,11 @@ CONFIGS = {
     "sgd_30_2l": dict(num_hidden=384, num_layers=2, dropout=0.3, tie_weights=False,
                       optimizer="sgd", lr=20.0, clip_grad_norm=0.25, softmax_cutoff=1000,
                       lr_schedule="cosine", max_epochs=13, precision="bfloat16"),
+    # sgd_30_2l with less dropout
+    "sgd_30_2l_d25": dict(num_hidden=384, num_layers=2, dropout=0.25, tie_weights=False,
+                          optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
+                          softmax_cutoff=1000, lr_schedule="cosine", max_epochs=13,
+                          precision="bfloat16"),
     # the reference recipe with a cosine decay over 11 epochs
     "small30": dict(num_hidden=200, num_layers=2, dropout=0.2, tie_weights=True,
                     optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
