@@ -80,7 +80,7 @@ CONFIGS = {
     # the medium (2x650) network with dropout 0.5 in bfloat16, 2-hour budget
     "bf16_2h": dict(num_hidden=650, num_layers=2, dropout=0.5, tie_weights=True,
                     optimizer="adam", lr=0.003, clip_grad_norm=1.0,
-                    lr_schedule="cosine", max_epochs=20, precision="bfloat16"),
+                    lr_schedule="cosine", max_epochs=16, precision="bfloat16"),
     # SGD at 20 on untied weights (which learn far faster than Adam or tied
     # N(0, 1) embeddings here), bfloat16, 30-minute budget
     "sgd_30": dict(num_hidden=384, num_layers=2, dropout=0.3, tie_weights=False,
