@@ -100,6 +100,11 @@ CONFIGS = {
                            optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
                            softmax_cutoff=1000, lr_schedule="cosine", max_epochs=13,
                            precision="bfloat16"),
+    # ... with the reference examples' +-0.1 initialisation of the tied weights
+    "sgd_30_2l_tied01": dict(num_hidden=384, num_layers=2, dropout=0.25,
+                             tie_weights=True, init_range=0.1, optimizer="sgd",
+                             lr=20.0, clip_grad_norm=0.25, softmax_cutoff=1000,
+                             lr_schedule="cosine", max_epochs=13, precision="bfloat16"),
     # two-hour budget: sgd_30_2l_d25's recipe scaled up to 2x650 with more dropout
     # (epochs of 281-344 s; the full softmax ran at ~450 s): test perplexity 95.0
     # after 95.6 minutes, overfitting from the ninth epoch

@@ -105,6 +105,12 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         benchmarks page. The probabilities stay exact and sum
         to one; ``tie_weights`` still applies. Must be smaller than the
         vocabulary size.
+    init_range : float or None, default=None
+        When set, the embedding and output weights start uniform in
+        ``[-init_range, init_range]`` (the reference examples use 0.1) and
+        the output bias at zero; None keeps PyTorch's initialisation
+        (N(0, 1) embeddings), which starts slowly under SGD with
+        ``tie_weights=True``.
     precision : {"float32", "bfloat16"}, default="float32"
         Arithmetic of training. ``"bfloat16"`` trains in mixed precision
         (:func:`torch.autocast`: matrix products in bfloat16; parameters,
@@ -180,6 +186,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         "max_tokens": [Interval(Integral, 3, None, closed="left"), None],
         "precision": [StrOptions(set(_PRECISIONS))],
         "softmax_cutoff": [Interval(Integral, 1, None, closed="left"), None],
+        "init_range": [Interval(Real, 0, None, closed="neither"), None],
     }
     _per_step = True
     _plateau_patience = 0
@@ -206,6 +213,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         min_frequency=1,
         max_tokens=None,
         softmax_cutoff=None,
+        init_range=None,
         precision="float32",
         callbacks=None,
         warm_start=False,
@@ -232,6 +240,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         self.min_frequency = min_frequency
         self.max_tokens = max_tokens
         self.softmax_cutoff = softmax_cutoff
+        self.init_range = init_range
         self.precision = precision
         self.callbacks = callbacks
         self.warm_start = warm_start
@@ -254,6 +263,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
             "batch_invariant_eval": False,
             "compute_dtype": _PRECISIONS[self.precision],
             "softmax_cutoff": self.softmax_cutoff,
+            "init_range": self.init_range,
         }
 
     def _criterion(self, y):

@@ -63,6 +63,11 @@ class RecurrentNetwork(nn.Module):
         outputs. Evaluation mode always computes in float32: it keeps no
         activations, so lower precision saves little there, and autocast
         would cast the weights anew at every call.
+    init_range : float or None, default=None
+        When set, the embedding and output weights start uniform in
+        ``[-init_range, init_range]`` and the output bias at zero, as the
+        reference PyTorch and TensorFlow language-model examples initialise
+        them. None keeps PyTorch's defaults (N(0, 1) embeddings).
     softmax_cutoff : int or None, default=None
         When set, the output layer is a two-level softmax (an adaptive
         softmax with one tail cluster, Grave et al. 2017): its head scores
@@ -115,6 +120,7 @@ class RecurrentNetwork(nn.Module):
         batch_invariant_eval=True,
         compute_dtype=None,
         softmax_cutoff=None,
+        init_range=None,
     ):
         super().__init__()
         self.compute_dtype = compute_dtype
@@ -142,6 +148,13 @@ class RecurrentNetwork(nn.Module):
         self.dropout = nn.Dropout(dropout)
         n_directions = 2 if bidirectional else 1
         self.head = nn.Linear(num_hidden * n_directions, n_outputs)
+        if init_range is not None:
+            if not init_range > 0:
+                raise ValueError(f"init_range must be positive or None, got {init_range}.")
+            for layer in (self.embedding, self.head):
+                if layer is not None:
+                    nn.init.uniform_(layer.weight, -init_range, init_range)
+            nn.init.zeros_(self.head.bias)
         if tie_weights:
             if self.embedding is None or bidirectional:
                 raise ValueError("tie_weights needs token inputs and one direction.")

@@ -227,6 +227,33 @@ def test_two_level_softmax_training_loss(text):
     assert mixed.perplexity(text) < 3.5
 
 
+def test_init_range(text):
+    from sklstm.modules import RecurrentNetwork
+
+    torch.manual_seed(0)
+    default = RecurrentNetwork(vocab_size=50, n_outputs=50, num_hidden=32, per_step=True)
+    assert default.embedding.weight.std() > 0.5  # PyTorch's N(0, 1)
+    module = RecurrentNetwork(vocab_size=50, n_outputs=50, num_hidden=32, per_step=True,
+                              tie_weights=True, init_range=0.1)
+    for weight in (module.embedding.weight, module.head.weight):
+        assert 0.09 < weight.abs().max() <= 0.1
+    assert module.head.weight is module.embedding.weight
+    assert torch.equal(module.head.bias, torch.zeros(50))
+    with pytest.raises(ValueError, match="init_range must be positive"):
+        RecurrentNetwork(vocab_size=50, n_outputs=50, init_range=-0.1)
+    # the estimator passes it on: an (almost) untrained model keeps the range
+    lm = SequenceLanguageModel(**{**FAST, "init_range": 0.05, "optimizer": "sgd",
+                                  "lr": 1e-12, "max_epochs": 1}).fit(text)
+    module = lm.net_.module_
+    assert module.embedding.weight.abs().max() <= 0.05 + 1e-6
+    assert module.head.bias.abs().max() < 1e-6
+    with pytest.raises(ValueError, match="'init_range' parameter"):
+        SequenceLanguageModel(**{**FAST, "init_range": 0.0}).fit(text)
+    # and it learns the grammar from there
+    trained = SequenceLanguageModel(**{**FAST, "init_range": 0.1, "max_epochs": 15}).fit(text)
+    assert trained.perplexity(text) < 3.5
+
+
 def test_reproducible_clone_and_pickle(lm, text):
     again = clone(lm).fit(text)
     assert again.score(text) == lm.score(text)
