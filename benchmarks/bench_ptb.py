@@ -95,12 +95,12 @@ CONFIGS = {
                           optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
                           softmax_cutoff=1000, lr_schedule="cosine", max_epochs=13,
                           precision="bfloat16"),
-    # sgd_30_2l_d25 with tied weights: does tying pay at the end under SGD?
+    # sgd_30_2l_d25 with tied N(0, 1) weights: far behind after 4 epochs, stopped
     "sgd_30_2l_tied": dict(num_hidden=384, num_layers=2, dropout=0.25, tie_weights=True,
                            optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
                            softmax_cutoff=1000, lr_schedule="cosine", max_epochs=13,
                            precision="bfloat16"),
-    # ... with the reference examples' +-0.1 initialisation of the tied weights
+    # ... with the tied weights initialised in +-0.1: test perplexity 85.8 in 22.9 min
     "sgd_30_2l_tied01": dict(num_hidden=384, num_layers=2, dropout=0.25,
                              tie_weights=True, init_range=0.1, optimizer="sgd",
                              lr=20.0, clip_grad_norm=0.25, softmax_cutoff=1000,
@@ -252,7 +252,7 @@ def main():
     parser.add_argument("what", choices=["throughput", "softmax", "quality", "slice"])
     parser.add_argument("--tokens", type=int, default=60_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="sgd_30_2l_d25")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="sgd_30_2l_tied01")
     parser.add_argument("--precision", choices=["float32", "bfloat16", "compare"],
                         default="float32",
                         help="throughput: arithmetic of both sides, or 'compare' "

@@ -12,8 +12,8 @@ At full size this is the estimator's default recipe with tied embeddings
 (2x200 units, dropout 0.2, Adam at 0.005 with a cosine decay over 6 epochs,
 clipping at 1.0), about 15 minutes on two CPU cores. In quick mode it trains
 a small model on a slice of the data. The benchmarks page documents a wider
-network trained in bfloat16 with a two-level softmax that reaches a test
-perplexity of 98.4 in 26 minutes.
+network (2x384, tied weights initialised uniform in +-0.1, SGD at 20, bfloat16,
+two-level softmax) that reaches a test perplexity of 85.8 in 23 minutes.
 """
 
 # %%
