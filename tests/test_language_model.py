@@ -239,6 +239,11 @@ def test_init_range(text):
         assert 0.09 < weight.abs().max() <= 0.1
     assert module.head.weight is module.embedding.weight
     assert torch.equal(module.head.bias, torch.zeros(50))
+    untied = RecurrentNetwork(vocab_size=50, n_outputs=50, num_hidden=32, per_step=True,
+                              init_range=0.1)
+    for weight in (untied.embedding.weight, untied.head.weight):
+        assert 0.09 < weight.abs().max() <= 0.1
+    assert not torch.equal(untied.embedding.weight, untied.head.weight)
     with pytest.raises(ValueError, match="init_range must be positive"):
         RecurrentNetwork(vocab_size=50, n_outputs=50, init_range=-0.1)
     # the estimator passes it on: an (almost) untrained model keeps the range
