@@ -1,6 +1,7 @@
 """Shared machinery of the sklstm estimators: parameters, validation, the skorch net."""
 
 import inspect
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,7 +11,7 @@ import tqdm
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import (
     EarlyStopping,
@@ -20,8 +21,8 @@ from skorch.callbacks import (
 )
 from skorch.dataset import ValidSplit, unpack_data
 
-from ._data import BatchIterator, check_sequences, pad_sequences
-from .modules import RecurrentNetwork, _map_state
+from ._data import BatchIterator, check_sequences, feature_stats, pad_sequences
+from .modules import _POOLINGS, RecurrentNetwork, _map_state
 from .preprocessing._vocabulary import Vocabulary, is_text
 
 _OPTIMIZERS = {
@@ -36,6 +37,61 @@ _MIN_EVAL_BATCH_SIZE = 1024
 
 # verbose=1 shows a progress bar only when an epoch runs longer than this
 _PROGRESS_BAR_DELAY_S = 2.0
+
+# max_epochs="auto": this many epochs, more on small data sets so that training
+# makes at least _AUTO_MIN_STEPS gradient steps
+_AUTO_EPOCHS = 80
+_AUTO_MIN_STEPS = 2000
+
+# conv_layers="auto": strided blocks until sequences are at most this long
+_AUTO_CONV_TARGET = 64
+
+# without standardisation, inputs larger than this draw a warning
+_LARGE_INPUT = 1e4
+
+# architecture parameters of the numeric estimators (classifier, regressor, tagger)
+_ARCHITECTURE_CONSTRAINTS = {
+    "max_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "standardize": ["boolean"],
+    "conv_layers": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+    "conv_channels": [Interval(Integral, 1, None, closed="left")],
+    "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
+}
+# ... and of those that predict one output per sequence
+_MANY_TO_ONE_CONSTRAINTS = {
+    **_ARCHITECTURE_CONSTRAINTS,
+    "conv_stride": [Interval(Integral, 1, None, closed="left")],
+    "pooling": [StrOptions(set(_POOLINGS))],
+}
+
+
+def _check_device(device):
+    """Return ``torch.device(device)``, or raise if torch cannot use it here."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device torch knows ({exc}); use "
+            "'cpu', 'cuda', 'cuda:0', 'mps', ..."
+        ) from exc
+    backend = getattr(torch, dev.type, None)
+    if dev.type != "cpu" and not (
+        backend is not None
+        and hasattr(backend, "is_available")
+        and backend.is_available()
+    ):
+        raise ValueError(
+            f"device={device!r}, but this torch installation cannot use "
+            f"{dev.type!r} here (torch.{dev.type}.is_available() is False); use "
+            "device='cpu', or install a torch build for that device."
+        )
+    if dev.type == "cuda" and dev.index is not None:
+        if dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r}, but only {torch.cuda.device_count()} CUDA "
+                "device(s) are visible."
+            )
+    return dev
 
 
 class _SequenceNet(NeuralNet):
@@ -63,10 +119,35 @@ class _SequenceNet(NeuralNet):
             # a two-level softmax: the module returned the features before its
             # output layer, and scores the targets itself
             return self.module_.nll(y_pred, y_true)
+        weight = X.get("sample_weight") if isinstance(X, dict) else None
+        if weight is not None and y_pred.ndim == 3:
+            # one weight per sequence, for each of its steps
+            weight = weight[:, None].expand(y_true.shape)
         if y_pred.ndim == 3:
             y_pred = y_pred.reshape(-1, y_pred.shape[-1])
             y_true = y_true.reshape(-1)
-        return super().get_loss(y_pred, y_true, X=X, training=training)
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if weight is None:
+            return loss
+        # the criterion was built with reduction="none": a weighted mean, whose
+        # denominator counts what the criterion's own mean would count
+        weight = weight.reshape(-1).to(loss.dtype)
+        if loss.ndim > 1:  # (n, n_outputs) of regression
+            loss = loss.mean(dim=1)
+        denominator = weight
+        if isinstance(self.criterion_, torch.nn.CrossEntropyLoss):
+            scored = y_true != self.criterion_.ignore_index
+            denominator = weight * scored
+            if self.criterion_.weight is not None:
+                class_weight = self.criterion_.weight[y_true.clamp(min=0)]
+                denominator = denominator * class_weight
+        return (loss * weight).sum() / denominator.sum().clamp(min=1e-12)
+
+    def infer(self, x, **fit_params):
+        # sample weights travel with the batch for the loss, not to the module
+        if isinstance(x, dict) and "sample_weight" in x:
+            x = {k: v for k, v in x.items() if k != "sample_weight"}
+        return super().infer(x, **fit_params)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         # training mode is set once per epoch instead of at every batch
@@ -221,12 +302,76 @@ class _BaseSequenceEstimator(BaseEstimator):
             )
 
     @staticmethod
-    def _net_input(X, lengths):
-        return X if lengths is None else {"X": X, "lengths": lengths}
+    def _net_input(X, lengths, sample_weight=None):
+        if lengths is None and sample_weight is None:
+            return X
+        net_input = {"X": X}
+        if lengths is not None:
+            net_input["lengths"] = lengths
+        if sample_weight is not None:
+            net_input["sample_weight"] = sample_weight
+        return net_input
+
+    def _check_sample_weight(self, sample_weight, X):
+        """Validate sample weights; None when they are all equal (a weighted
+        mean with uniform weights is the plain mean)."""
+        if sample_weight is None:
+            return None
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float32, ensure_non_negative=True
+        )
+        if sample_weight.sum() <= 0:
+            raise ValueError(
+                "sample_weight sums to zero; at least one sample needs a positive "
+                "weight."
+            )
+        if np.all(sample_weight == sample_weight[0]):
+            return None
+        return torch.from_numpy(sample_weight)
 
     # -- training ---------------------------------------------------------------
+    def _learn_input_layout(self, X, lengths):
+        """Data-dependent architecture, learned once per new network:
+        the input statistics (``standardize``) and the number of convolution
+        blocks (``conv_layers="auto"``)."""
+        text = hasattr(self, "vocabulary_")
+        self._input_stats = None
+        if not text:
+            if self.standardize:
+                self._input_stats = feature_stats(X, lengths)
+            else:
+                largest = float(X.abs().max())
+                if largest > _LARGE_INPUT:
+                    warnings.warn(
+                        f"X holds values as large as {largest:.3g} and "
+                        "standardize=False: recurrent cells saturate on large "
+                        "inputs and may learn nothing. Set standardize=True, or "
+                        "scale X with sklstm.preprocessing.SequenceScaler.",
+                        UserWarning,
+                    )
+        n_layers = self.conv_layers
+        if n_layers == "auto":
+            n_layers, n_steps = 0, X.shape[1]
+            stride = 1 if self._per_step else self.conv_stride
+            pad = self.conv_kernel_size // 2
+            while not text and stride > 1 and n_steps > _AUTO_CONV_TARGET:
+                n_steps = (n_steps + 2 * pad - self.conv_kernel_size) // stride + 1
+                n_layers += 1
+        self.n_conv_layers_ = n_layers
+
+    def _n_epochs(self, n_batches):
+        """``max_epochs``, resolved for ``"auto"`` from the batches per epoch."""
+        if self.max_epochs != "auto":
+            return self.max_epochs
+        return max(_AUTO_EPOCHS, -(-_AUTO_MIN_STEPS // n_batches))
+
     def _module_params(self, n_outputs):
         text = hasattr(self, "vocabulary_")
+        mean, scale = self._input_stats or (None, None)
+        many_to_one = {} if self._per_step else {
+            "conv_stride": self.conv_stride,
+            "pooling": self.pooling,
+        }
         return {
             "n_features": self._n_step_features,
             "vocab_size": len(self.vocabulary_.tokens_) if text else None,
@@ -238,6 +383,13 @@ class _BaseSequenceEstimator(BaseEstimator):
             "bidirectional": self.bidirectional,
             "dropout": self.dropout,
             "per_step": self._per_step,
+            "input_mean": mean,
+            "input_scale": scale,
+            "conv_layers": self.n_conv_layers_,
+            "conv_channels": self.conv_channels,
+            "conv_kernel_size": self.conv_kernel_size,
+            "conv_stride": 1,
+            **many_to_one,
         }
 
     def _optimizer_class(self):
@@ -245,16 +397,16 @@ class _BaseSequenceEstimator(BaseEstimator):
             return _OPTIMIZERS[self.optimizer]
         return self.optimizer
 
-    def _callbacks(self, n_batches, validation):
-        """Callbacks for one call of ``fit``: ``n_batches`` batches per epoch,
-        ``validation`` whether a validation loss is computed each epoch."""
+    def _callbacks(self, n_epochs, n_batches, validation):
+        """Callbacks for one call of ``fit``: ``n_epochs`` epochs of ``n_batches``
+        batches, ``validation`` whether a validation loss is computed each epoch."""
         callbacks = []
         if self.clip_grad_norm is not None:
             callbacks.append(
                 ("clip_grad_norm", GradientNormClipping(self.clip_grad_norm))
             )
         if self.lr_schedule == "onecycle":
-            steps = self.max_epochs * n_batches
+            steps = n_epochs * n_batches
             scheduler = LRScheduler(
                 torch.optim.lr_scheduler.OneCycleLR,
                 max_lr=self.lr,
@@ -273,7 +425,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         elif self.lr_schedule == "cosine":
             scheduler = LRScheduler(
                 torch.optim.lr_scheduler.CosineAnnealingLR,
-                T_max=self.max_epochs,
+                T_max=n_epochs,
                 last_epoch=-1,
             )
             callbacks.append(("lr_schedule", scheduler))
@@ -306,13 +458,15 @@ class _BaseSequenceEstimator(BaseEstimator):
             random_state=self._seed,
         )
 
-    def _fit_net(self, X, lengths, y, n_outputs, **layout):
+    def _fit_net(self, X, lengths, y, n_outputs, sample_weight=None, **layout):
         """Build (or reuse, with ``warm_start``) the skorch net and train it.
 
+        ``sample_weight`` is a tensor of one weight per sequence, or None.
         ``layout`` overrides how batches are made (the iterator and its
         parameters, ``stateful``) and gives their number per epoch,
         ``n_batches``; by default, shuffled mini-batches of sequences.
         """
+        device = _check_device(self.device)
         self._seed = check_random_state(self.random_state).randint(2**31 - 1)
         n_batches = layout.pop("n_batches", None)
         if n_batches is None:
@@ -321,9 +475,13 @@ class _BaseSequenceEstimator(BaseEstimator):
                 n_train -= int(np.ceil(self.validation_fraction * n_train))
             n_batches = max(-(-n_train // self.batch_size), 1)
         train_split = self._train_split(y)
-        callbacks = self._callbacks(n_batches, validation=train_split is not None)
+        n_epochs = self._n_epochs(n_batches)
+        callbacks = self._callbacks(
+            n_epochs, n_batches, validation=train_split is not None
+        )
         optimizer = self._optimizer_class()
         criterion, criterion_params = self._criterion(y)
+        criterion_params["reduction"] = "mean" if sample_weight is None else "none"
         warm = self.warm_start and hasattr(self, "net_")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
@@ -331,7 +489,7 @@ class _BaseSequenceEstimator(BaseEstimator):
                 net = self.net_
                 net.set_params(
                     callbacks=callbacks,
-                    max_epochs=self.max_epochs,
+                    max_epochs=n_epochs,
                     lr=self.lr,
                     train_split=train_split,
                     verbose=self.verbose,
@@ -354,17 +512,18 @@ class _BaseSequenceEstimator(BaseEstimator):
                         }
                     ),
                 }
+                self._learn_input_layout(X, lengths)
                 module_params = self._module_params(n_outputs)
                 net = _SequenceNet(
                     module=RecurrentNetwork,
                     criterion=criterion,
                     optimizer=optimizer,
                     lr=self.lr,
-                    max_epochs=self.max_epochs,
+                    max_epochs=n_epochs,
                     batch_size=self.batch_size,
                     train_split=train_split,
                     callbacks=callbacks,
-                    device=self.device,
+                    device=device,
                     verbose=self.verbose,
                     **params,
                     **{f"module__{k}": v for k, v in module_params.items()},
@@ -372,7 +531,7 @@ class _BaseSequenceEstimator(BaseEstimator):
                 )
                 net.initialize()
             # skorch stops cleanly on KeyboardInterrupt: the net stays usable
-            net.partial_fit(self._net_input(X, lengths), y)
+            net.partial_fit(self._net_input(X, lengths, sample_weight), y)
         self.net_ = net
         self.n_iter_ = len(net.history)
         return self

@@ -13,7 +13,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ._base import _BaseSequenceEstimator
+from ._base import _MANY_TO_ONE_CONSTRAINTS, _BaseSequenceEstimator
 from ._data import PAD_LABEL
 from ._docs import fill_doc
 
@@ -57,6 +57,8 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     Parameters
     ----------
     %(shared_parameters)s
+    %(architecture_parameters)s
+    %(many_to_one_parameters)s
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn's
         classifiers: ``"balanced"`` weighs each class by
@@ -107,6 +109,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
 
     _parameter_constraints = {
         **_BaseSequenceEstimator._parameter_constraints,
+        **_MANY_TO_ONE_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
@@ -133,6 +136,12 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         random_state=None,
         device="cpu",
         verbose=0,
+        standardize=True,
+        conv_layers="auto",
+        conv_channels=64,
+        conv_kernel_size=7,
+        conv_stride=2,
+        pooling="last",
         class_weight=None,
     ):
         self.cell = cell
@@ -156,12 +165,18 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.standardize = standardize
+        self.conv_layers = conv_layers
+        self.conv_channels = conv_channels
+        self.conv_kernel_size = conv_kernel_size
+        self.conv_stride = conv_stride
+        self.pooling = pooling
 
     def _stratify_validation(self, y):
         return torch.bincount(y).min() >= 2
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on sequences X with labels y.
 
         Parameters
@@ -171,6 +186,9 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
             Training sequences; a list may hold sequences of different lengths.
         y : array-like of shape (n_samples,)
             Class labels (ints, strings, ...).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence in the loss (a weighted mean); None
+            weighs all equally.
 
         Returns
         -------
@@ -181,9 +199,12 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         X, lengths = self._check_X(X, reset=True)
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
+        sample_weight = self._check_sample_weight(sample_weight, X)
         y = self._encode_labels(y)
         y = torch.as_tensor(y, dtype=torch.long)
-        return self._fit_net(X, lengths, y, n_outputs=len(self.classes_))
+        return self._fit_net(
+            X, lengths, y, n_outputs=len(self.classes_), sample_weight=sample_weight
+        )
 
     def predict_proba(self, X):
         """Class probabilities of each sequence.

@@ -26,7 +26,13 @@ def _as_ragged(X):
             "X is empty: found 0 sequences while at least 1 is required."
         )
     lengths = set()
-    for x in X:
+    for i, x in enumerate(X):
+        if x is None:
+            raise ValueError(
+                f"Sequence {i} of X is None; every sequence must be an array of "
+                "at least one step. Drop missing sequences (and their targets) "
+                "before calling the estimator."
+            )
         if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
             return None  # scalars: 1-D data, rejected with numpy's message later
         lengths.add(len(x))
@@ -120,6 +126,13 @@ def check_sequences(estimator, X, *, reset):
     ndim = getattr(X, "ndim", None)
     if ndim is None:
         ndim = np.asarray(X).ndim
+    if ndim > 3:
+        raise ValueError(
+            f"X has {ndim} dimensions, but sequences are 2-D (n_samples, "
+            "n_timesteps), 3-D (n_samples, n_timesteps, n_features) or a list of "
+            "(T_i, n_features) arrays. Reshape X, for example merging its last "
+            "axes into features with X.reshape(n_samples, n_timesteps, -1)."
+        )
     if ndim == 3:
         X = check_array(X, allow_nd=True, dtype=np.float32, estimator=estimator)
         if reset:
@@ -156,6 +169,35 @@ def check_sequences(estimator, X, *, reset):
     return np.require(X, dtype=np.float32, requirements=["C", "W"]), None
 
 
+def feature_stats(X, lengths):
+    """Mean and standard deviation of each feature over the real steps.
+
+    Parameters
+    ----------
+    X : ndarray or tensor of shape (n, T, n_features)
+        Padded sequences.
+    lengths : ndarray or tensor of shape (n,) or None
+        Real lengths; None when every sequence has T steps.
+
+    Returns
+    -------
+    mean, scale : ndarray of shape (n_features,), float64
+        ``scale`` is the standard deviation, 1 where a feature is constant,
+        as in :class:`sklearn.preprocessing.StandardScaler`.
+    """
+    X = np.asarray(X)
+    if lengths is None:
+        steps = X.reshape(-1, X.shape[-1])
+    else:
+        steps = X[np.arange(X.shape[1]) < np.asarray(lengths)[:, None]]
+    steps = steps.astype(np.float64)
+    mean = steps.mean(axis=0)
+    std = steps.std(axis=0)
+    # as StandardScaler: features (nearly) constant up to rounding keep scale 1
+    constant = std < 10 * np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
+    return mean, np.where(constant, 1.0, std)
+
+
 class BatchIterator:
     """Iterate over mini-batches of a skorch dataset by slicing its tensors.
 
@@ -167,8 +209,9 @@ class BatchIterator:
     Parameters
     ----------
     dataset : skorch.dataset.Dataset or torch.utils.data.Subset of one
-        ``dataset.X`` is a tensor or a dict ``{"X": tensor, "lengths": tensor}``;
-        ``dataset.y`` a tensor or None.
+        ``dataset.X`` is a tensor or a dict of tensors with one row per
+        sequence: ``"X"``, and optionally ``"lengths"`` and
+        ``"sample_weight"``; ``dataset.y`` a tensor or None.
     batch_size : int
     shuffle : bool, default=False
     random_state : numpy.random.RandomState or None
@@ -189,8 +232,6 @@ class BatchIterator:
         if isinstance(dataset, Subset):
             dataset, indices = dataset.dataset, torch.as_tensor(dataset.indices)
         X, y = dataset.X, dataset.y
-        lengths = X.get("lengths") if isinstance(X, dict) else None
-        X = X["X"] if isinstance(X, dict) else X
         n = len(self.dataset)
         order = indices
         if self.shuffle:
@@ -202,17 +243,17 @@ class BatchIterator:
                 sl = slice(start, start + self.batch_size)
             else:
                 sl = order[start : start + self.batch_size]
-            Xb = X[sl]
             yb = None if y is None else y[sl]
-            if lengths is None:
-                yield Xb, yb
+            if not isinstance(X, dict):
+                yield X[sl], yb
                 continue
-            lb = lengths[sl]
-            t = int(lb.max())
-            Xb = Xb[:, :t]
-            if yb is not None and yb.ndim > 1 and yb.shape[1] > t:
-                yb = yb[:, :t]
-            yield {"X": Xb, "lengths": lb}, yb
+            Xb = {key: value[sl] for key, value in X.items()}
+            if "lengths" in Xb:
+                t = int(Xb["lengths"].max())
+                Xb["X"] = Xb["X"][:, :t]
+                if yb is not None and yb.ndim > 1 and yb.shape[1] > t:
+                    yb = yb[:, :t]
+            yield Xb, yb
 
 
 def batchify(stream, n_columns):

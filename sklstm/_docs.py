@@ -13,7 +13,7 @@ bidirectional : bool, default=False
     Whether the recurrent layers also read each sequence backwards.
 dropout : float, default=0.0
     Dropout between recurrent layers and before the output layer.
-max_epochs : int, default=80
+max_epochs : int or "auto", default=80
     Number of passes over the training data (fewer with early stopping).
 batch_size : int, default=64
     Sequences per training mini-batch. Prediction uses batches of at least
@@ -56,9 +56,45 @@ verbose : int, default=0
 """
 
 
+ARCHITECTURE_PARAMETERS = """\
+standardize : bool, default=True
+    Standardise each input feature inside the network with the mean and
+    standard deviation over all real steps of the training sequences (as
+    :class:`~sklstm.preprocessing.SequenceScaler` does), so that raw sensor
+    values of any scale train well. Ignored for text.
+conv_layers : int or "auto", default="auto"
+    Number of convolution blocks (1-D convolution, batch normalisation over
+    the real steps, ReLU) before the recurrent layers; 0 for none. With
+    ``"auto"``, numeric sequences longer than 64 steps get as many strided
+    blocks as it takes to shorten the longest training sequence to at most 64
+    steps, shorter ones and text get none (learned as ``n_conv_layers_``).
+conv_channels : int, default=64
+    Channels of each convolution block.
+conv_kernel_size : int, default=7
+    Steps each convolution reads.
+"""
+
+MANY_TO_ONE_PARAMETERS = """\
+conv_stride : int, default=2
+    Stride of each convolution block: each block shortens the sequences
+    this many times.
+pooling : {"last", "mean", "max", "attention"}, default="last"
+    How the recurrent outputs of all steps become one vector per sequence:
+    the output after the last real step, their mean or maximum over the real
+    steps, or an attention-weighted mean (weights scored by a linear layer).
+"""
+
+_TEXTS = {
+    "shared_parameters": SHARED_PARAMETERS,
+    "architecture_parameters": ARCHITECTURE_PARAMETERS,
+    "many_to_one_parameters": MANY_TO_ONE_PARAMETERS,
+}
+
+
 def fill_doc(obj):
-    """Replace ``%(shared_parameters)s`` in ``obj``'s docstring by the shared text."""
+    """Replace ``%(name)s`` in ``obj``'s docstring by the shared text ``name``."""
     indent = " " * 4
-    text = SHARED_PARAMETERS.rstrip("\n").replace("\n", "\n" + indent)
-    obj.__doc__ = obj.__doc__.replace("%(shared_parameters)s", text)
+    for name, text in _TEXTS.items():
+        text = text.rstrip("\n").replace("\n", "\n" + indent)
+        obj.__doc__ = obj.__doc__.replace(f"%({name})s", text)
     return obj

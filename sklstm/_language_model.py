@@ -276,8 +276,11 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
             return None
         return predefined_split(Dataset(*self._valid_cols))
 
-    def _callbacks(self, n_batches, validation):
-        callbacks = super()._callbacks(n_batches, validation)
+    def _learn_input_layout(self, X, lengths):
+        """Nothing to learn: token ids go straight to the embedding."""
+
+    def _callbacks(self, n_epochs, n_batches, validation):
+        callbacks = super()._callbacks(n_epochs, n_batches, validation)
         if validation:
             callbacks.insert(0, ("valid_ppl", _ValidPerplexity()))
         return callbacks

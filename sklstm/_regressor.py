@@ -5,7 +5,7 @@ import torch
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
-from ._base import _BaseSequenceEstimator
+from ._base import _MANY_TO_ONE_CONSTRAINTS, _BaseSequenceEstimator
 from ._docs import fill_doc
 
 
@@ -19,6 +19,8 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     Parameters
     ----------
     %(shared_parameters)s
+    %(architecture_parameters)s
+    %(many_to_one_parameters)s
     normalize_y : bool, default=True
         Train on targets standardised to zero mean and unit variance (as
         :class:`~sklearn.gaussian_process.GaussianProcessRegressor` does);
@@ -56,6 +58,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
 
     _parameter_constraints = {
         **_BaseSequenceEstimator._parameter_constraints,
+        **_MANY_TO_ONE_CONSTRAINTS,
         "normalize_y": ["boolean"],
     }
 
@@ -82,6 +85,12 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         random_state=None,
         device="cpu",
         verbose=0,
+        standardize=True,
+        conv_layers="auto",
+        conv_channels=64,
+        conv_kernel_size=7,
+        conv_stride=2,
+        pooling="last",
         normalize_y=True,
     ):
         self.cell = cell
@@ -104,10 +113,16 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.standardize = standardize
+        self.conv_layers = conv_layers
+        self.conv_channels = conv_channels
+        self.conv_kernel_size = conv_kernel_size
+        self.conv_stride = conv_stride
+        self.pooling = pooling
         self.normalize_y = normalize_y
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on sequences X with targets y.
 
         Parameters
@@ -117,6 +132,9 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
             Training sequences; a list may hold sequences of different lengths.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence in the loss (a weighted mean); None
+            weighs all equally.
 
         Returns
         -------
@@ -134,6 +152,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
                 "(n_samples,) or (n_samples, n_outputs)."
             )
         check_consistent_length(X, y)
+        sample_weight = self._check_sample_weight(sample_weight, X)
         self._y_1d = y.ndim == 1
         y = y.reshape(len(y), -1)
         if not (self.warm_start and hasattr(self, "net_")):
@@ -144,7 +163,9 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
                 self._y_scale = np.where(std > 0, std, 1.0)
         y = ((y - self._y_mean) / self._y_scale).astype(np.float32)
         y = torch.from_numpy(y)
-        return self._fit_net(X, lengths, y, n_outputs=y.shape[1])
+        return self._fit_net(
+            X, lengths, y, n_outputs=y.shape[1], sample_weight=sample_weight
+        )
 
     def _criterion(self, y):
         return torch.nn.MSELoss, {}

@@ -8,7 +8,7 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseSequenceEstimator
+from ._base import _ARCHITECTURE_CONSTRAINTS, _BaseSequenceEstimator
 from ._classifier import _LabelsMixin
 from ._data import PAD_LABEL, WindowIterator, batchify
 from ._docs import fill_doc
@@ -59,6 +59,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     Parameters
     ----------
     %(shared_parameters)s
+    %(architecture_parameters)s
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn's
         classifiers (counted over all steps).
@@ -104,6 +105,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
 
     _parameter_constraints = {
         **_BaseSequenceEstimator._parameter_constraints,
+        **_ARCHITECTURE_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "bptt": [Interval(Integral, 1, None, closed="left"), None],
     }
@@ -133,6 +135,10 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         random_state=None,
         device="cpu",
         verbose=0,
+        standardize=True,
+        conv_layers="auto",
+        conv_channels=64,
+        conv_kernel_size=7,
         class_weight=None,
         bptt=None,
     ):
@@ -156,11 +162,15 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.standardize = standardize
+        self.conv_layers = conv_layers
+        self.conv_channels = conv_channels
+        self.conv_kernel_size = conv_kernel_size
         self.class_weight = class_weight
         self.bptt = bptt
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on sequences X with one label per step in y.
 
         Parameters
@@ -171,6 +181,9 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
             lengths; text is strings or token lists.
         y : array-like of shape (n_samples, n_timesteps) or list of arrays
             One label per step of each sequence.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence in the loss (a weighted mean); None
+            weighs all equally.
 
         Returns
         -------
@@ -182,9 +195,20 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
                 "early_stopping is not available with bptt (one carried stream); "
                 "set early_stopping=False or bptt=None."
             )
+        if self.bptt is not None and self.conv_layers not in (0, "auto"):
+            raise ValueError(
+                "conv_layers is not available with bptt (windows of one carried "
+                "stream); set conv_layers=0 or bptt=None."
+            )
         self._require_y(y, "one label per step of each sequence")
         X, lengths = self._check_X(X, reset=True)
         y = _per_step_labels(y, lengths, len(X), X.shape[1])
+        sample_weight = self._check_sample_weight(sample_weight, X)
+        if self.bptt is not None and sample_weight is not None:
+            raise ValueError(
+                "sample_weight is not available with bptt (the sequences are "
+                "joined into one stream); set bptt=None or drop sample_weight."
+            )
         codes = self._encode_labels(np.concatenate(y))
         n_outputs = len(self.classes_)
         if self.bptt is not None:
@@ -209,7 +233,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         for i, yi in enumerate(y):
             y_pad[i, : len(yi)] = torch.as_tensor(codes[start : start + len(yi)])
             start += len(yi)
-        return self._fit_net(X, lengths, y_pad, n_outputs)
+        return self._fit_net(X, lengths, y_pad, n_outputs, sample_weight=sample_weight)
 
     def _per_step_output(self, X, transform):
         """``transform`` of the network's per-step outputs, padding removed:

@@ -8,14 +8,181 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["RecurrentNetwork"]
+__all__ = ["ConvBlock", "ConvFrontEnd", "Pooling", "RecurrentNetwork", "Standardize"]
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+_POOLINGS = ("last", "mean", "max", "attention")
 
 
 def _map_state(fn, state):
     """Apply ``fn`` to a recurrent state: a tensor, or a tuple (LSTM's h and c)."""
     return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
+
+
+def _step_mask(lengths, n_steps):
+    """``(batch, n_steps)`` boolean mask of the real steps, or None without lengths."""
+    if lengths is None:
+        return None
+    return torch.arange(n_steps, device=lengths.device) < lengths[:, None]
+
+
+class Standardize(nn.Module):
+    """Per-feature standardisation ``(X - mean) / scale`` with fixed statistics.
+
+    The statistics are buffers: learned by the estimator before training
+    (over the real steps of the training sequences), saved with the weights
+    and never changed by the optimizer.
+
+    Parameters
+    ----------
+    mean, scale : array-like of shape (n_features,)
+    """
+
+    def __init__(self, mean, scale):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+    def forward(self, X):
+        return (X - self.mean) / self.scale
+
+
+class _MaskedBatchNorm1d(nn.BatchNorm1d):
+    """Batch normalisation whose training statistics count real steps only."""
+
+    def forward(self, X, mask=None):
+        if mask is None or not self.training:
+            return super().forward(X)
+        steps = X.transpose(1, 2)  # (batch, time, channels)
+        real = steps[mask]
+        if len(real) < 2:  # too few values for batch statistics
+            return F.batch_norm(
+                X, self.running_mean, self.running_var, self.weight, self.bias,
+                False, 0.0, self.eps,
+            )
+        out = torch.zeros_like(steps)
+        out[mask] = super().forward(real)
+        return out.transpose(1, 2)
+
+
+class ConvBlock(nn.Module):
+    """1-D convolution, batch normalisation over real steps, ReLU.
+
+    Steps past a sequence's end are zero on the way in and on the way out,
+    so that a sequence's output never depends on the padding of its batch.
+    A stride ``s`` shortens a sequence of ``L`` steps to
+    ``(L + 2 * (kernel_size // 2) - kernel_size) // s + 1``.
+    """
+
+    def __init__(self, n_inputs, channels, kernel_size, stride):
+        super().__init__()
+        self.conv = nn.Conv1d(
+            n_inputs, channels, kernel_size, stride=stride,
+            padding=kernel_size // 2, bias=False,
+        )
+        self.norm = _MaskedBatchNorm1d(channels)
+
+    def output_lengths(self, lengths):
+        (k,), (s,), (p,) = self.conv.kernel_size, self.conv.stride, self.conv.padding
+        return torch.div(lengths + 2 * p - k, s, rounding_mode="floor") + 1
+
+    def forward(self, X, lengths=None):
+        """X: ``(batch, channels, time)``; returns the output and its lengths."""
+        X = self.conv(X)
+        lengths = None if lengths is None else self.output_lengths(lengths)
+        mask = _step_mask(lengths, X.shape[-1])
+        X = torch.relu(self.norm(X, mask))
+        if mask is not None:
+            X = X * mask[:, None, :]
+        return X, lengths
+
+
+class ConvFrontEnd(nn.Module):
+    """Strided convolution blocks that shorten sequences before the recurrent layers.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Features per step.
+    n_layers : int
+        Number of :class:`ConvBlock`.
+    channels : int
+        Output channels of every block.
+    kernel_size : int
+    stride : int
+        Stride of every block (1 keeps one output per input step).
+    """
+
+    def __init__(self, n_inputs, n_layers, channels, kernel_size, stride):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            ConvBlock(n_inputs if i == 0 else channels, channels, kernel_size, stride)
+            for i in range(n_layers)
+        )
+
+    def forward(self, X, lengths=None):
+        """X: ``(batch, time, features)``; returns ``(batch, time', channels)``
+        and the shortened lengths."""
+        mask = _step_mask(lengths, X.shape[1])
+        if mask is not None:
+            X = X * mask[..., None]
+        X = X.transpose(1, 2)
+        for block in self.blocks:
+            X, lengths = block(X, lengths)
+        return X.transpose(1, 2), lengths
+
+
+class Pooling(nn.Module):
+    """Summarise per-step outputs ``(batch, time, n)`` into one vector per sequence.
+
+    Parameters
+    ----------
+    mode : {"last", "mean", "max", "attention"}
+        The output at the last real step (with a bidirectional layer: the
+        forward half there, the backward half at step 0); the mean or the
+        maximum over the real steps; or a softmax-weighted mean whose weights
+        a linear layer scores from each step.
+    n_inputs : int
+        Size of each step's output (for the attention scores).
+    bidirectional : bool
+        Whether the second half of the outputs read the sequence backwards.
+    """
+
+    def __init__(self, mode, n_inputs, bidirectional=False):
+        super().__init__()
+        if mode not in _POOLINGS:
+            raise ValueError(f"pooling must be one of {_POOLINGS}, got {mode!r}.")
+        self.mode = mode
+        self.bidirectional = bidirectional
+        self.score = nn.Linear(n_inputs, 1) if mode == "attention" else None
+
+    def forward(self, out, lengths=None):
+        if self.mode == "last":
+            if lengths is None:
+                last = out[:, -1]
+            else:
+                last = out[torch.arange(out.shape[0]), lengths - 1]
+            if self.bidirectional:
+                # the backward direction has read the whole sequence at step 0
+                half = out.shape[-1] // 2
+                last = torch.cat([last[:, :half], out[:, 0, half:]], dim=-1)
+            return last
+        mask = _step_mask(lengths, out.shape[1])
+        if self.mode == "max":
+            if mask is not None:
+                out = out.masked_fill(~mask[..., None], float("-inf"))
+            return out.amax(dim=1)
+        if self.mode == "mean":
+            weights = torch.ones(out.shape[:2], dtype=out.dtype, device=out.device)
+        else:
+            weights = self.score(out).squeeze(-1)
+        if mask is not None:
+            weights = weights.masked_fill(~mask, float("-inf") if self.score else 0.0)
+        if self.score is not None:
+            weights = torch.softmax(weights, dim=1)
+        else:
+            weights = weights / weights.sum(dim=1, keepdim=True)
+        return torch.einsum("bt,btn->bn", weights, out)
 
 
 class RecurrentNetwork(nn.Module):
@@ -81,6 +248,27 @@ class RecurrentNetwork(nn.Module):
         layer and :meth:`nll` takes them with the targets. In evaluation mode
         it returns log-probabilities over all ``n_outputs``.
 
+    input_mean, input_scale : array-like of shape (n_features,) or None, \
+            default=None
+        When set, real-valued inputs are first standardised with these fixed
+        statistics (:class:`Standardize`).
+    conv_layers : int, default=0
+        Number of convolution blocks (:class:`ConvFrontEnd`) between the
+        input and the recurrent layers; each shortens the sequences by
+        ``conv_stride``.
+    conv_channels : int, default=64
+        Channels of each convolution block.
+    conv_kernel_size : int, default=7
+        Kernel size of each convolution block.
+    conv_stride : int, default=2
+        Stride of each convolution block.
+    pooling : {"last", "mean", "max", "attention"}, default="last"
+        How the per-step outputs become one vector per sequence when
+        ``per_step=False`` (see :class:`Pooling`); always over real steps.
+
+    The parts, read in order: ``scaler`` (or ``embedding`` for tokens),
+    ``frontend``, ``rnn``, ``pool``, ``head``; absent parts are None.
+
     Examples
     --------
     >>> import torch
@@ -90,6 +278,14 @@ class RecurrentNetwork(nn.Module):
     torch.Size([4, 3])
     >>> net(torch.zeros(2, 5, 1), lengths=torch.tensor([5, 2])).shape
     torch.Size([2, 3])
+
+    Long series, shortened 4-fold by two strided convolution blocks, then
+    read by a bidirectional LSTM whose outputs are averaged:
+
+    >>> net = RecurrentNetwork(n_features=3, n_outputs=2, bidirectional=True,
+    ...                        conv_layers=2, pooling="mean")
+    >>> net(torch.zeros(4, 400, 3)).shape
+    torch.Size([4, 2])
 
     A language model with a two-level softmax:
 
@@ -121,6 +317,13 @@ class RecurrentNetwork(nn.Module):
         compute_dtype=None,
         softmax_cutoff=None,
         init_range=None,
+        input_mean=None,
+        input_scale=None,
+        conv_layers=0,
+        conv_channels=64,
+        conv_kernel_size=7,
+        conv_stride=2,
+        pooling="last",
     ):
         super().__init__()
         self.compute_dtype = compute_dtype
@@ -130,13 +333,25 @@ class RecurrentNetwork(nn.Module):
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}.")
         self.per_step = per_step
         self.bidirectional = bidirectional
+        self.embedding = self.scaler = self.frontend = self.pool = None
         if vocab_size is not None:
             embedding_dim = num_hidden if embedding_dim is None else embedding_dim
             self.embedding = nn.Embedding(vocab_size, embedding_dim)
             n_inputs = embedding_dim
         else:
-            self.embedding = None
             n_inputs = n_features
+            if input_mean is not None:
+                self.scaler = Standardize(input_mean, input_scale)
+        if conv_layers:
+            if per_step and conv_stride != 1:
+                raise ValueError(
+                    "per_step outputs need conv_stride=1 (one output per input "
+                    f"step), got conv_stride={conv_stride}."
+                )
+            self.frontend = ConvFrontEnd(
+                n_inputs, conv_layers, conv_channels, conv_kernel_size, conv_stride
+            )
+            n_inputs = conv_channels
         self.rnn = _CELLS[cell](
             n_inputs,
             num_hidden,
@@ -147,6 +362,8 @@ class RecurrentNetwork(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         n_directions = 2 if bidirectional else 1
+        if not per_step:
+            self.pool = Pooling(pooling, num_hidden * n_directions, bidirectional)
         self.head = nn.Linear(num_hidden * n_directions, n_outputs)
         if init_range is not None:
             if not init_range > 0:
@@ -208,6 +425,10 @@ class RecurrentNetwork(nn.Module):
     def _forward(self, X, lengths, state, return_state):
         if self.embedding is not None:
             X = self.embedding(X)
+        elif self.scaler is not None:
+            X = self.scaler(X)
+        if self.frontend is not None:
+            X, lengths = self.frontend(X, lengths)
         X = self.dropout(X)
         packed = lengths is not None and self.bidirectional
         if packed:
@@ -219,16 +440,8 @@ class RecurrentNetwork(nn.Module):
         out, state = self.rnn(X, state)
         if packed:
             out, _ = pad_packed_sequence(out, batch_first=True)
-        if not self.per_step:
-            if lengths is None:
-                last = out[:, -1]
-            else:
-                last = out[torch.arange(out.shape[0]), lengths - 1]
-            if self.bidirectional:
-                # the backward direction has read the whole sequence at step 0
-                half = out.shape[-1] // 2
-                last = torch.cat([last[:, :half], out[:, 0, half:]], dim=-1)
-            out = last
+        if self.pool is not None:
+            out = self.pool(out, lengths)
         out = self.dropout(out)
         if self.softmax_cutoff is not None:
             if not self.training:

@@ -293,7 +293,7 @@ def test_verbose_prints_epoch_table(bits, capsys):
         (np.ones((4, 3)), [0, 1, 0], ValueError, "inconsistent numbers of samples"),
         (np.ones((4, 3)), [0.1, 0.5, 1.7, 2.2], ValueError, "Unknown label type"),
         (np.ones((4, 3)), None, ValueError, "requires y to be passed"),
-        (np.ones((4, 3, 2, 2)), [0, 1, 0, 1], ValueError, "dim 4"),
+        (np.ones((4, 3, 2, 2)), [0, 1, 0, 1], ValueError, "X has 4 dimensions"),
     ],
 )
 def test_bad_input_at_fit(X, y, error, match):
