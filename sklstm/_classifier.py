@@ -76,6 +76,9 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklstm.modules.RecurrentNetwork`.
+    n_conv_layers_ : int
+        Number of convolution blocks in front of the recurrent layers
+        (``conv_layers``, resolved for ``"auto"``).
     n_iter_ : int
         Number of epochs the network has been trained.
     history_ : pandas.DataFrame

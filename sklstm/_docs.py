@@ -68,6 +68,8 @@ conv_layers : int or "auto", default="auto"
     ``"auto"``, numeric sequences longer than 64 steps get as many strided
     blocks as it takes to shorten the longest training sequence to at most 64
     steps, shorter ones and text get none (learned as ``n_conv_layers_``).
+    The tagger's blocks never stride (one output per input step), so
+    ``"auto"`` gives it none.
 conv_channels : int, default=64
     Channels of each convolution block.
 conv_kernel_size : int, default=7

@@ -81,6 +81,9 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         With text input, the vocabulary learned in ``fit``.
     net_ : skorch.NeuralNet
         The trained skorch net.
+    n_conv_layers_ : int
+        Number of convolution blocks in front of the recurrent layers
+        (``conv_layers``, resolved for ``"auto"``).
     n_iter_ : int
         Number of epochs the network has been trained.
     history_ : pandas.DataFrame

@@ -51,17 +51,19 @@ class _MaskedBatchNorm1d(nn.BatchNorm1d):
     """Batch normalisation whose training statistics count real steps only."""
 
     def forward(self, X, mask=None):
-        if mask is None or not self.training:
+        if not self.training:
             return super().forward(X)
-        steps = X.transpose(1, 2)  # (batch, time, channels)
-        real = steps[mask]
-        if len(real) < 2:  # too few values for batch statistics
+        n_values = X.shape[0] * X.shape[2] if mask is None else int(mask.sum())
+        if n_values < 2:  # too few values for batch statistics: running ones
             return F.batch_norm(
                 X, self.running_mean, self.running_var, self.weight, self.bias,
                 False, 0.0, self.eps,
             )
+        if mask is None:
+            return super().forward(X)
+        steps = X.transpose(1, 2)  # (batch, time, channels)
         out = torch.zeros_like(steps)
-        out[mask] = super().forward(real)
+        out[mask] = super().forward(steps[mask])
         return out.transpose(1, 2)
 
 

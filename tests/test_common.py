@@ -3,7 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
-from sklstm.preprocessing import Vocabulary
+from sklstm.preprocessing import SequenceScaler, Vocabulary
 
 # small, fast settings
 SMALL = dict(num_hidden=8, max_epochs=30, batch_size=16, lr=0.03, random_state=0)
@@ -82,6 +82,8 @@ def expected_failed_checks(estimator):
         SequenceRegressor(**SMALL),
         SequenceTagger(**SMALL),
         Vocabulary(),
+        SequenceScaler(),
+        SequenceScaler(per_sequence=True),
     ],
     expected_failed_checks=expected_failed_checks,
 )

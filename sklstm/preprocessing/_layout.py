@@ -1,0 +1,63 @@
+"""Conversion from the channels-first layout of aeon and sktime."""
+
+import numpy as np
+
+
+def channels_last(X):
+    """Turn an aeon or sktime collection into sklstm's sequence layout.
+
+    aeon and sktime keep a collection of time series channels first: a 3-D
+    array ``(n_cases, n_channels, n_timepoints)``, or, for series of
+    different lengths, a list of 2-D arrays ``(n_channels, n_timepoints_i)``.
+    sklstm reads time first, as PyTorch's recurrent layers do: a 3-D array
+    ``(n_cases, n_timepoints, n_channels)`` or a list of
+    ``(n_timepoints_i, n_channels)`` arrays. This function swaps the two
+    axes of each series and copies nothing else. It is stateless, so it can
+    also open a pipeline as ``FunctionTransformer(channels_last)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_cases, n_channels, n_timepoints) or list of \\
+            ndarray of shape (n_channels, n_timepoints_i)
+        A collection as ``aeon.datasets.load_classification`` returns it.
+
+    Returns
+    -------
+    X_seq : ndarray of shape (n_cases, n_timepoints, n_channels) or list of \\
+            ndarray of shape (n_timepoints_i, n_channels)
+        The same collection, time first (a view where possible).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.preprocessing import channels_last
+    >>> X = np.zeros((10, 3, 50))  # 10 series, 3 channels, 50 time points
+    >>> channels_last(X).shape
+    (10, 50, 3)
+    >>> ragged = [np.zeros((3, 50)), np.zeros((3, 20))]
+    >>> [x.shape for x in channels_last(ragged)]
+    [(50, 3), (20, 3)]
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim != 3:
+            raise ValueError(
+                f"X has {X.ndim} dimensions; aeon and sktime collections are 3-D "
+                "(n_cases, n_channels, n_timepoints) or lists of 2-D "
+                "(n_channels, n_timepoints_i) arrays."
+            )
+        return X.transpose(0, 2, 1)
+    if not hasattr(X, "__len__") or len(X) == 0:
+        raise ValueError(
+            "X must be a non-empty 3-D array or a list of 2-D "
+            "(n_channels, n_timepoints_i) arrays."
+        )
+    series = []
+    for i, x in enumerate(X):
+        x = np.asarray(x)
+        if x.ndim != 2:
+            raise ValueError(
+                f"Series {i} of X has {x.ndim} dimensions; each series of an aeon "
+                "or sktime collection is 2-D (n_channels, n_timepoints_i)."
+            )
+        series.append(x.T)
+    return series

@@ -1,0 +1,184 @@
+"""Convolutional front-end, pooling, input standardisation and training length."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
+from sklstm._base import _AUTO_MIN_STEPS
+from sklstm.modules import ConvBlock, Pooling, RecurrentNetwork
+
+FAST = dict(num_hidden=8, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def ragged():
+    """2-feature sequences of 5 to 79 steps; label: sign of the first feature's sum."""
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(rng.randint(5, 80), 2)) for _ in range(60)]
+    y = np.array([int(x[:, 0].sum() > 0) for x in X])
+    return X, y
+
+
+def _assert_padding_and_batch_invariant(predict, X):
+    """A sequence's prediction is the same alone, padded among longer
+    sequences, and in a batch with others."""
+    short, other = X[0][:7], X[1][:3]
+    long_ = np.ones((90, X[0].shape[1]))
+    alone = np.concatenate([predict([s]) for s in (short, other)])
+    batched = predict([short, long_, other])
+    np.testing.assert_allclose(batched[[0, 2]], alone, rtol=1e-5, atol=1e-6)
+    # the padded batch with a different long sequence gives the same result
+    batched2 = predict([short, 5 * long_, other, long_[:40]])
+    np.testing.assert_allclose(batched2[[0, 2]], alone, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+@pytest.mark.parametrize("conv_layers", [0, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_never_changes_a_prediction(ragged, pooling, conv_layers, bidirectional):
+    X, y = ragged
+    params = dict(pooling=pooling, conv_layers=conv_layers, bidirectional=bidirectional)
+    clf = SequenceClassifier(conv_channels=8, **params, **FAST).fit(X, y)
+    _assert_padding_and_batch_invariant(clf.predict_proba, X)
+    reg = SequenceRegressor(conv_channels=8, **params, **FAST).fit(X, y.astype(float))
+    _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_tagger_front_end_keeps_one_label_per_step(ragged, bidirectional):
+    X, _ = ragged
+    y = [(x[:, 0] > 0).astype(int) for x in X]
+    tagger = SequenceTagger(
+        conv_layers=2, conv_channels=8, bidirectional=bidirectional, **FAST
+    ).fit(X, y)
+    assert tagger.n_conv_layers_ == 2
+    pred = tagger.predict_proba(X[:3])
+    assert [len(p) for p in pred] == [len(x) for x in X[:3]]
+    short, other = X[0][:7], X[1][:3]
+    alone = [tagger.predict_proba([s])[0] for s in (short, other)]
+    batched = tagger.predict_proba([short, np.ones((90, 2)), other])
+    np.testing.assert_allclose(batched[0], alone[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
+
+
+def test_strided_lengths_follow_the_convolutions():
+    block = ConvBlock(1, 4, kernel_size=7, stride=2)
+    for n in [1, 2, 7, 8, 150]:
+        out, lengths = block(torch.zeros(1, 1, n), torch.tensor([n]))
+        assert out.shape[-1] == int(lengths) == -(-n // 2)
+    net = RecurrentNetwork(n_features=1, conv_layers=3)
+    assert net.frontend is not None and len(net.frontend.blocks) == 3
+    with pytest.raises(ValueError, match="conv_stride=1"):
+        RecurrentNetwork(per_step=True, conv_layers=1, conv_stride=2)
+
+
+def test_pooling_over_real_steps_only():
+    out = torch.tensor([[[1.0], [3.0], [100.0]], [[2.0], [4.0], [6.0]]])
+    lengths = torch.tensor([2, 3])
+    assert Pooling("mean", 1)(out, lengths).flatten().tolist() == [2.0, 4.0]
+    assert Pooling("max", 1)(out, lengths).flatten().tolist() == [3.0, 6.0]
+    assert Pooling("last", 1)(out, lengths).flatten().tolist() == [3.0, 6.0]
+    attention = Pooling("attention", 1)
+    pooled = attention(out, lengths).flatten()
+    assert 1.0 <= pooled[0] <= 3.0 and 2.0 <= pooled[1] <= 6.0
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        Pooling("sum", 1)
+
+
+@pytest.mark.parametrize(
+    "length, expected", [(20, 0), (64, 0), (65, 1), (150, 2), (427, 3)]
+)
+def test_auto_front_end_depth_from_the_training_length(length, expected):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(8, length, 1))
+    y = [0, 1] * 4
+    clf = SequenceClassifier(max_epochs=1, conv_channels=4, num_hidden=4).fit(X, y)
+    assert clf.n_conv_layers_ == expected
+    # the tagger keeps one output per step: no strided blocks
+    tagger = SequenceTagger(max_epochs=1, num_hidden=4).fit(X, (X[..., 0] > 0) * 1)
+    assert tagger.n_conv_layers_ == 0
+    # an explicit depth is used as given
+    clf = SequenceClassifier(max_epochs=1, conv_layers=1, conv_channels=4).fit(X, y)
+    assert clf.n_conv_layers_ == 1
+
+
+def test_text_gets_no_automatic_front_end():
+    texts = ["good film " * 40, "bad film " * 40] * 4
+    clf = SequenceClassifier(max_epochs=1, num_hidden=4).fit(texts, [1, 0] * 4)
+    assert clf.n_conv_layers_ == 0 and clf.net_.module_.scaler is None
+
+
+def test_long_series_are_learned():
+    """Long univariate series that a last-state LSTM fails on (cf. GunPoint)."""
+    rng = np.random.RandomState(0)
+    n, length = 80, 300
+    y = np.arange(n) % 2
+    t = np.arange(length)
+    centers = rng.randint(50, 250, size=n)
+    # class 1 has a bump, class 0 a dip, at a random place in the series
+    X = (2 * y[:, None] - 1) * np.exp(-0.5 * ((t - centers[:, None]) / 8) ** 2)
+    X = X + 0.1 * rng.normal(size=X.shape)
+    clf = SequenceClassifier(random_state=0, max_epochs=30).fit(X[:60], y[:60])
+    assert clf.n_conv_layers_ == 3
+    assert clf.score(X[60:], y[60:]) == 1.0
+
+
+def test_standardize_makes_the_scale_irrelevant(ragged):
+    X, y = ragged
+    X_big = [x * 1e30 + 1e31 for x in X]
+    clf = SequenceClassifier(**FAST).fit(X, y)
+    clf_big = SequenceClassifier(**FAST).fit(X_big, y)
+    module = clf_big.net_.module_
+    assert module.scaler is not None
+    np.testing.assert_allclose(module.scaler.mean.numpy(), 1e31 * np.ones(2), rtol=1e-2)
+    np.testing.assert_allclose(
+        clf_big.predict_proba(X_big), clf.predict_proba(X), rtol=1e-3, atol=1e-3
+    )
+    # the statistics count real steps only
+    steps = np.concatenate(X)
+    np.testing.assert_allclose(clf.net_.module_.scaler.mean.numpy(), steps.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(clf.net_.module_.scaler.scale.numpy(), steps.std(0), rtol=1e-5)
+
+
+def test_unscaled_large_inputs_warn(ragged):
+    X, y = ragged
+    with pytest.warns(UserWarning, match="standardize=False"):
+        SequenceClassifier(standardize=False, **FAST).fit([x * 1e30 for x in X], y)
+    with pytest.raises(ValueError, match="infinity or a value too large"):
+        SequenceClassifier(**FAST).fit(np.full((4, 5), 1e39), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("n_samples, batch_size", [(36, 64), (200, 16), (10_000, 64)])
+def test_auto_epochs_give_enough_gradient_steps(n_samples, batch_size):
+    from sklstm._base import _BaseSequenceEstimator
+
+    clf = SequenceClassifier(max_epochs="auto", batch_size=batch_size)
+    n_batches = -(-n_samples // batch_size)
+    epochs = _BaseSequenceEstimator._n_epochs(clf, n_batches)
+    assert epochs >= 80 and epochs * n_batches >= _AUTO_MIN_STEPS
+    assert epochs == 80 or (epochs - 1) * n_batches < _AUTO_MIN_STEPS
+
+
+def test_auto_epochs_in_fit():
+    X = np.random.RandomState(0).normal(size=(36, 5))
+    clf = SequenceClassifier(max_epochs="auto", num_hidden=4, batch_size=64)
+    assert clf.fit(X, [0, 1] * 18).n_iter_ == _AUTO_MIN_STEPS
+    assert len(clf.history_) == _AUTO_MIN_STEPS
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"conv_layers": -1}, "'conv_layers' parameter"),
+        ({"conv_layers": "deep"}, "'conv_layers' parameter"),
+        ({"pooling": "sum"}, "'pooling' parameter"),
+        ({"conv_stride": 0}, "'conv_stride' parameter"),
+        ({"max_epochs": "forever"}, "'max_epochs' parameter"),
+        ({"standardize": "yes"}, "'standardize' parameter"),
+    ],
+)
+def test_invalid_architecture_parameters(ragged, params, match):
+    X, y = ragged
+    with pytest.raises(ValueError, match=match):
+        SequenceClassifier(**params).fit(X, y)
