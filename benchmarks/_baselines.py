@@ -8,11 +8,14 @@ import torch
 from sklstm.modules import RecurrentNetwork
 
 
-def plain_fit(X, y, *, n_outputs, epochs, batch_size, lr, loss_fn, seed=0,
-              num_hidden=24):
-    """Shuffled mini-batches, Adam with a one-cycle schedule (sklstm's defaults)."""
+def plain_fit(X, y, *, module_params, epochs, batch_size, lr, loss_fn, seed=0):
+    """Shuffled mini-batches, Adam with a one-cycle schedule (sklstm's defaults).
+
+    ``module_params`` builds the same :class:`RecurrentNetwork` as the
+    estimator compared (``est.net_.get_params_for("module")``), input
+    standardisation included."""
     torch.manual_seed(seed)
-    module = RecurrentNetwork(n_features=1, n_outputs=n_outputs, num_hidden=num_hidden)
+    module = RecurrentNetwork(**module_params)
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     steps = epochs * -(-len(X) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)

@@ -78,7 +78,7 @@ def peers(name, regression):
 
 def sklstm_model(regression, params):
     cls = SequenceRegressor if regression else SequenceClassifier
-    return cls(random_state=0, **params)
+    return cls(**{"random_state": 0, **params})
 
 
 def run_test(names, params, with_peers):

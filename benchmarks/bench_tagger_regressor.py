@@ -61,8 +61,9 @@ def main():
     compare(
         f"regressor fit per epoch (batch {est.batch_size})",
         lambda: est.fit(X_train, y_train),
-        lambda: plain_fit(X_train, y_scaled, n_outputs=1, epochs=e, batch_size=est.batch_size,
-                          lr=est.lr, loss_fn=torch.nn.MSELoss()),
+        lambda: plain_fit(X_train, y_scaled, module_params=est.net_.get_params_for("module"),
+                          epochs=e, batch_size=est.batch_size, lr=est.lr,
+                          loss_fn=torch.nn.MSELoss()),
         repeats=args.repeats,
         per=e,
     )

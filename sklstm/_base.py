@@ -41,7 +41,7 @@ _PROGRESS_BAR_DELAY_S = 2.0
 # max_epochs="auto": this many epochs, more on small data sets so that training
 # makes at least _AUTO_MIN_STEPS gradient steps
 _AUTO_EPOCHS = 80
-_AUTO_MIN_STEPS = 2000
+_AUTO_MIN_STEPS = 500
 
 # conv_layers="auto": strided blocks until sequences are at most this long
 _AUTO_CONV_TARGET = 64
@@ -320,11 +320,6 @@ class _BaseSequenceEstimator(BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float32, ensure_non_negative=True
         )
-        if sample_weight.sum() <= 0:
-            raise ValueError(
-                "sample_weight sums to zero; at least one sample needs a positive "
-                "weight."
-            )
         if np.all(sample_weight == sample_weight[0]):
             return None
         return torch.from_numpy(sample_weight)

@@ -123,11 +123,11 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         num_hidden=24,
         num_layers=1,
         embedding_dim=None,
-        bidirectional=False,
+        bidirectional=True,
         dropout=0.0,
         max_epochs=80,
         batch_size=64,
-        lr=0.02,
+        lr=0.005,
         optimizer="adam",
         lr_schedule="onecycle",
         clip_grad_norm=None,
@@ -144,7 +144,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         conv_channels=64,
         conv_kernel_size=7,
         conv_stride=2,
-        pooling="last",
+        pooling="max",
         class_weight=None,
     ):
         self.cell = cell

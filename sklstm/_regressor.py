@@ -72,11 +72,11 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         num_hidden=24,
         num_layers=1,
         embedding_dim=None,
-        bidirectional=False,
+        bidirectional=True,
         dropout=0.0,
         max_epochs=80,
         batch_size=64,
-        lr=0.02,
+        lr=0.005,
         optimizer="adam",
         lr_schedule="onecycle",
         clip_grad_norm=None,
@@ -93,7 +93,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         conv_channels=64,
         conv_kernel_size=7,
         conv_stride=2,
-        pooling="last",
+        pooling="max",
         normalize_y=True,
     ):
         self.cell = cell

@@ -69,7 +69,7 @@ def test_uniform_weights_change_nothing():
     [
         (np.ones(3), ValueError, "sample_weight.shape"),
         (-np.ones(20), ValueError, "Negative values in data"),
-        (np.zeros(20), ValueError, "sums to zero"),
+        (np.zeros(20), ValueError, "at least one non-zero"),
         (np.full(20, np.nan), ValueError, "NaN"),
     ],
 )

@@ -63,8 +63,12 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     >>> scaler = SequenceScaler().fit(X)
     >>> scaler.mean_, scaler.scale_.round(3)
     (array([ 3., 30.]), array([ 1.633, 16.33 ]))
-    >>> [x.round(3).tolist() for x in scaler.transform(X)]
-    [[[-1.225, -1.225], [0.0, 0.0]], [[1.225, 1.225]]]
+    >>> [x.shape for x in scaler.transform(X)]
+    [(2, 2), (1, 2)]
+    >>> np.concatenate(scaler.transform(X)).round(2)
+    array([[-1.22, -1.22],
+           [ 0.  ,  0.  ],
+           [ 1.22,  1.22]], dtype=float32)
     >>> SequenceScaler(per_sequence=True).fit_transform(X)[0].tolist()
     [[-1.0, -1.0], [1.0, 1.0]]
     """
@@ -139,6 +143,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _apply(self, X, inverse):
         check_is_fitted(self)
         ragged = _as_ragged(X)
+        two_d = ragged is None and np.asarray(X).ndim == 2
         X_pad, lengths = check_sequences(self, X, reset=False)
         X_pad = X_pad.astype(np.float64)
         if self.per_sequence:
@@ -152,7 +157,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 o[:n, 0] if np.ndim(x) == 1 else o[:n]
                 for o, n, x in zip(out, lengths, ragged)
             ]
-        if np.ndim(X) == 2:
+        if two_d:
             return out[:, :, 0]
         return out
 
