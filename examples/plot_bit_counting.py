@@ -9,8 +9,10 @@ of them are 1 (21 classes). The tutorial generated all 2**20 strings, trained on
 5,000 epochs and 3-4 hours on a laptop CPU.
 
 Here the same split is a few lines of scikit-learn code. The settings are the
-defaults of :class:`~sklstm.SequenceClassifier` (24 LSTM units, Adam with a
-one-cycle learning-rate schedule peaking at 0.02, 80 epochs, batches of 64).
+defaults of :class:`~sklstm.SequenceClassifier` (24 LSTM units in each
+direction, the maximum of their outputs over the 20 steps, Adam with a
+one-cycle learning-rate schedule peaking at 0.02, 80 epochs, batches of 64;
+20 steps are too few for the convolutional front-end).
 
 Set ``SKLSTM_QUICK=1`` to run a shortened version (fewer epochs and test
 strings), as the documentation build does.

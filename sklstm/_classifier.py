@@ -50,9 +50,12 @@ class _LabelsMixin:
 class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     """Recurrent network (LSTM, GRU or RNN) that classifies whole sequences.
 
-    The network reads each sequence step by step; its state after the last
-    real step goes through a linear layer and a softmax over the classes.
-    Training is done by skorch with cross-entropy loss.
+    The network standardises the input, shortens long sequences with strided
+    convolutions, reads them with recurrent layers (by default in both
+    directions), pools the outputs of all real steps into one vector
+    (by default their maximum) and maps it through a linear layer and a
+    softmax to the classes. Training is done by skorch with cross-entropy
+    loss.
 
     Parameters
     ----------
@@ -127,7 +130,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         dropout=0.0,
         max_epochs=80,
         batch_size=64,
-        lr=0.005,
+        lr=0.02,
         optimizer="adam",
         lr_schedule="onecycle",
         clip_grad_norm=None,

@@ -87,8 +87,8 @@ pooling : {"last", "mean", "max", "attention"}, default="max"
     the output after the last real step, their mean or maximum over the real
     steps, or an attention-weighted mean (weights scored by a linear layer).
     The defaults of the classifier and the regressor (bidirectional, max
-    pooling, ``lr=0.005``) were chosen by cross-validation on the training
-    splits of archive data sets (see the benchmarks page).
+    pooling) were chosen by cross-validation on the training splits of
+    archive data sets (see the benchmarks page).
 """
 
 _TEXTS = {

@@ -13,8 +13,9 @@ from ._docs import fill_doc
 class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     """Recurrent network that predicts one value, or several, per sequence.
 
-    The state after the last real step of each sequence goes through a
-    linear layer; training minimises the mean squared error.
+    The network is that of :class:`SequenceClassifier` (standardised input,
+    convolutions for long sequences, recurrent layers, pooling over the real
+    steps) with a linear output; training minimises the mean squared error.
 
     Parameters
     ----------
@@ -76,7 +77,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         dropout=0.0,
         max_epochs=80,
         batch_size=64,
-        lr=0.005,
+        lr=0.02,
         optimizer="adam",
         lr_schedule="onecycle",
         clip_grad_norm=None,

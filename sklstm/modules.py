@@ -215,8 +215,8 @@ class RecurrentNetwork(nn.Module):
         Size of the token embeddings; ``num_hidden`` when None.
     per_step : bool, default=False
         If True, return an output for every step ``(batch, time, n_outputs)``;
-        otherwise only for the last real step of each sequence
-        ``(batch, n_outputs)``.
+        otherwise one per sequence ``(batch, n_outputs)``, from its steps
+        pooled as ``pooling`` says.
     tie_weights : bool, default=False
         Share the embedding matrix with the output layer (language models;
         needs ``vocab_size == n_outputs`` and ``embedding_dim == num_hidden``).
