@@ -134,6 +134,18 @@ def run_cv(names, params, n_splits):
     return rows
 
 
+def print_table(kind, rows):
+    labels = [k for k in rows[0] if k != "data set" and not k.endswith(" s")]
+    print(f"| data set ({kind}) | "
+          + " | ".join(f"{k} | {k} fit s" for k in labels) + " |")
+    print("|---" * (1 + 2 * len(labels)) + "|")
+    for row in rows:
+        cells = [_fmt(row[k]) for k in labels]
+        times = [f"{row[k + ' s']:.1f}" for k in labels]
+        print(f"| {row['data set']} | "
+              + " | ".join(f"{c} | {t}" for c, t in zip(cells, times)) + " |")
+
+
 def _fmt(v):
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
@@ -153,17 +165,14 @@ def main():
         rows = run_cv(args.datasets, params, args.cv)
     else:
         rows = run_test(args.datasets, params, with_peers=not args.no_peers)
-    labels = [k for k in rows[0] if k != "data set" and not k.endswith(" s")]
     print()
-    print("| data set | " + " | ".join(f"{k} | {k} fit s" for k in labels) + " |")
-    print("|---" * (1 + 2 * len(labels)) + "|")
-    for row in rows:
-        cells = [_fmt(row[k]) if k in row else "" for k in labels]
-        times = [f"{row[k + ' s']:.1f}" if k + " s" in row else "" for k in labels]
-        print(f"| {row['data set']} | "
-              + " | ".join(f"{c} | {t}" for c, t in zip(cells, times)) + " |")
+    for kind, group in (("accuracy", CLASSIFICATION), ("RMSE", REGRESSION)):
+        group_rows = [r for r in rows if r["data set"] in group]
+        if group_rows:
+            print_table(kind, group_rows)
     equal = [r for r in rows if r["data set"] in EQUAL_LENGTH]
     if equal:
+        labels = [k for k in equal[0] if k != "data set" and not k.endswith(" s")]
         means = {k: np.mean([r[k] for r in equal]) for k in labels}
         print("mean accuracy over " + ", ".join(r["data set"] for r in equal) + ": "
               + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))

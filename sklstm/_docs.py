@@ -17,6 +17,8 @@ dropout : float, default=0.0
     Dropout between recurrent layers and before the output layer.
 max_epochs : int or "auto", default=80
     Number of passes over the training data (fewer with early stopping).
+    ``"auto"``: 80, or more on small data sets so that training makes at
+    least 500 gradient steps.
 batch_size : int, default=64
     Sequences per training mini-batch. Prediction uses batches of at least
     1024 sequences.
