@@ -17,13 +17,13 @@ def channels_last(X):
 
     Parameters
     ----------
-    X : ndarray of shape (n_cases, n_channels, n_timepoints) or list of \\
+    X : ndarray of shape (n_cases, n_channels, n_timepoints) or list of \
             ndarray of shape (n_channels, n_timepoints_i)
         A collection as ``aeon.datasets.load_classification`` returns it.
 
     Returns
     -------
-    X_seq : ndarray of shape (n_cases, n_timepoints, n_channels) or list of \\
+    X_seq : ndarray of shape (n_cases, n_timepoints, n_channels) or list of \
             ndarray of shape (n_timepoints_i, n_channels)
         The same collection, time first (a view where possible).
 

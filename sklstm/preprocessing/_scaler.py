@@ -87,7 +87,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_timesteps) or \\
+        X : array-like of shape (n_samples, n_timesteps) or \
                 (n_samples, n_timesteps, n_features), or list of arrays
             Training sequences.
         y : None
