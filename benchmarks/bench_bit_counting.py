@@ -100,7 +100,9 @@ def main():
         f"fit per epoch (batch {est.batch_size})",
         lambda: est.fit(X_train, y_train),
         lambda: plain_fit(
-            X_train, y_train, module_params=est.net_.get_params_for("module"),
+            # the estimator's module and its label codes
+            X_train, np.searchsorted(est.classes_, y_train),
+            module_params=est.net_.get_params_for("module"),
             epochs=args.epochs,
             batch_size=est.batch_size, lr=est.lr,
             loss_fn=torch.nn.CrossEntropyLoss(),
