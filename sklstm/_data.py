@@ -64,8 +64,9 @@ def _ragged_to_padded(items, n_step_features):
             )
         if not np.isfinite(arr).all():
             raise ValueError(
-                f"Sequence {i} of X contains NaN or infinity; replace or drop "
-                "missing values before calling the estimator."
+                f"Sequence {i} of X contains NaN or infinity (or values beyond "
+                "float32's range, about 3.4e38); replace or drop missing values, "
+                "or rescale X, before calling the estimator."
             )
         if n_step_features is not None and arr.shape[1] != n_step_features:
             raise ValueError(

@@ -73,6 +73,22 @@ def test_strided_lengths_follow_the_convolutions():
         RecurrentNetwork(per_step=True, conv_layers=1, conv_stride=2)
 
 
+def test_batch_norm_statistics_count_real_steps_only():
+    from sklstm.modules import _MaskedBatchNorm1d
+
+    norm = _MaskedBatchNorm1d(2, momentum=1.0).train()
+    X = torch.randn(2, 2, 4)
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    padded = X.clone()
+    padded[0, :, 2:] = 1000.0  # padding: must not count
+    out = norm(padded, mask)
+    real = X.transpose(1, 2)[mask]  # (6 real steps, 2 channels)
+    torch.testing.assert_close(norm.running_mean, real.mean(0))
+    expected = (real - real.mean(0)) / torch.sqrt(real.var(0, unbiased=False) + norm.eps)
+    torch.testing.assert_close(out.transpose(1, 2)[mask], expected)
+    assert (out[0, :, 2:] == 0).all()
+
+
 def test_pooling_over_real_steps_only():
     out = torch.tensor([[[1.0], [3.0], [100.0]], [[2.0], [4.0], [6.0]]])
     lengths = torch.tensor([2, 3])
