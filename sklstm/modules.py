@@ -175,20 +175,18 @@ class Pooling(nn.Module):
                 out = out.masked_fill(~mask[..., None], float("-inf"))
             return out.amax(dim=1)
         if self.mode == "mean":
-            weights = torch.ones(out.shape[:2], dtype=out.dtype, device=out.device)
-        else:
-            weights = self.score(out).squeeze(-1)
+            if mask is None:
+                return out.mean(dim=1)
+            total = (out * mask[..., None]).sum(dim=1)
+            return total / lengths[:, None].to(out.dtype)
+        scores = self.score(out).squeeze(-1)
         if mask is not None:
-            weights = weights.masked_fill(~mask, float("-inf") if self.score else 0.0)
-        if self.score is not None:
-            weights = torch.softmax(weights, dim=1)
-        else:
-            weights = weights / weights.sum(dim=1, keepdim=True)
-        return torch.einsum("bt,btn->bn", weights, out)
+            scores = scores.masked_fill(~mask, float("-inf"))
+        return torch.einsum("bt,btn->bn", torch.softmax(scores, dim=1), out)
 
 
 class RecurrentNetwork(nn.Module):
-    """A recurrent network with an input layer, a stack of recurrent layers and a head.
+    """A recurrent network: input layer, convolutions, recurrent stack, pooling, head.
 
     Parameters
     ----------
