@@ -198,3 +198,23 @@ def test_invalid_architecture_parameters(ragged, params, match):
     X, y = ragged
     with pytest.raises(ValueError, match=match):
         SequenceClassifier(**params).fit(X, y)
+
+
+def test_grid_search_and_pickle_over_the_new_parameters():
+    import pickle
+
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 100, 2)) * [1.0, 1e3]
+    y = (X[:, :50, 0].mean(axis=1) > 0).astype(int)
+    grid = {"pooling": ["max", "last"], "conv_layers": [0, "auto"]}
+    search = GridSearchCV(SequenceClassifier(**FAST), grid, cv=2).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    clf = search.best_estimator_
+    assert clf.n_conv_layers_ in (0, 1)
+    clone = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clone.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(
+        clone.net_.module_.scaler.mean.numpy(), clf.net_.module_.scaler.mean.numpy()
+    )
