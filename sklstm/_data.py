@@ -183,8 +183,8 @@ def feature_stats(X, lengths):
     Returns
     -------
     mean, scale : ndarray of shape (n_features,), float64
-        ``scale`` is the standard deviation, 1 where a feature is constant,
-        as in :class:`sklearn.preprocessing.StandardScaler`.
+        ``scale`` is the standard deviation, 1 where a feature is constant
+        (see :func:`safe_scale`).
     """
     X = np.asarray(X)
     if lengths is None:
@@ -193,10 +193,17 @@ def feature_stats(X, lengths):
         steps = X[np.arange(X.shape[1]) < np.asarray(lengths)[:, None]]
     steps = steps.astype(np.float64)
     mean = steps.mean(axis=0)
-    std = steps.std(axis=0)
-    # as StandardScaler: features (nearly) constant up to rounding keep scale 1
-    constant = std < 10 * np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
-    return mean, np.where(constant, 1.0, std)
+    return mean, safe_scale(mean, steps.std(axis=0))
+
+
+def safe_scale(mean, std):
+    """``std``, with 1 where a feature is constant up to float32 rounding.
+
+    Relative to the mean, so that features of any scale (1e-30 as 1e30) keep
+    their own standard deviation.
+    """
+    constant = std <= 10 * np.finfo(np.float32).eps * np.abs(mean)
+    return np.where(constant, 1.0, std)
 
 
 class BatchIterator:

@@ -157,6 +157,24 @@ def test_standardize_makes_the_scale_irrelevant(ragged):
     np.testing.assert_allclose(clf.net_.module_.scaler.scale.numpy(), steps.std(0), rtol=1e-5)
 
 
+def test_tiny_scales_are_standardized_too(ragged):
+    X, y = ragged
+    clf = SequenceClassifier(**FAST).fit(X, y)
+    clf_tiny = SequenceClassifier(**FAST).fit([x * 1e-30 for x in X], y)
+    np.testing.assert_allclose(
+        clf_tiny.net_.module_.scaler.scale.numpy(),
+        1e-30 * clf.net_.module_.scaler.scale.numpy(), rtol=1e-4,
+    )
+    np.testing.assert_allclose(
+        clf_tiny.predict_proba([x * 1e-30 for x in X]), clf.predict_proba(X),
+        rtol=1e-3, atol=1e-3,
+    )
+    # a constant feature keeps scale 1
+    X_const = [np.column_stack([x[:, 0], np.full(len(x), 5.0)]) for x in X]
+    clf = SequenceClassifier(**FAST).fit(X_const, y)
+    assert clf.net_.module_.scaler.scale[1] == 1.0
+
+
 def test_unscaled_large_inputs_warn(ragged):
     X, y = ragged
     with pytest.warns(UserWarning, match="standardize=False"):

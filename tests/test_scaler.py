@@ -82,6 +82,17 @@ def test_extreme_scales(ragged):
     )
     with pytest.raises(ValueError, match="NaN or infinity"):
         SequenceScaler().fit([np.full((3, 2), 1e39), np.ones((2, 2))])
+    tiny = [x * 1e-30 for x in X]
+    np.testing.assert_allclose(
+        np.concatenate(SequenceScaler().fit_transform(tiny)),
+        np.concatenate(SequenceScaler().fit_transform(X)),
+        rtol=1e-4, atol=1e-4,
+    )
+    np.testing.assert_allclose(
+        np.concatenate(SequenceScaler(per_sequence=True).fit_transform(tiny)),
+        np.concatenate(SequenceScaler(per_sequence=True).fit_transform(X)),
+        rtol=1e-3, atol=1e-3,
+    )
 
 
 def test_feature_names_and_checks(ragged):

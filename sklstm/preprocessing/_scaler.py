@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.base import _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from .._data import _as_ragged, check_sequences, feature_stats
+from .._data import _as_ragged, check_sequences, feature_stats, safe_scale
 
 
 class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -178,5 +178,4 @@ def _sequence_stats(X, lengths):
         n = lengths[:, None, None].astype(np.float64)
         mean = (X * mask).sum(axis=1, keepdims=True) / n
         std = np.sqrt((((X - mean) * mask) ** 2).sum(axis=1, keepdims=True) / n)
-    constant = std < 10 * np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1.0)
-    return mean, np.where(constant, 1.0, std)
+    return mean, safe_scale(mean, std)
