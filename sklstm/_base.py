@@ -38,6 +38,9 @@ _MIN_EVAL_BATCH_SIZE = 1024
 # verbose=1 shows a progress bar only when an epoch runs longer than this
 _PROGRESS_BAR_DELAY_S = 2.0
 
+# compute dtype of the network's forward pass for each ``precision``
+_PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+
 # max_epochs="auto": this many epochs, more on small data sets so that training
 # makes at least _AUTO_MIN_STEPS gradient steps
 _AUTO_EPOCHS = 80
@@ -53,6 +56,7 @@ _LARGE_INPUT = 1e4
 _ARCHITECTURE_CONSTRAINTS = {
     "max_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     "standardize": ["boolean"],
+    "precision": [StrOptions(set(_PRECISIONS))],
     "conv_layers": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
     "conv_channels": [Interval(Integral, 1, None, closed="left")],
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
@@ -378,6 +382,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             "bidirectional": self.bidirectional,
             "dropout": self.dropout,
             "per_step": self._per_step,
+            "compute_dtype": _PRECISIONS[self.precision],
             "input_mean": mean,
             "input_scale": scale,
             "conv_layers": self.n_conv_layers_,

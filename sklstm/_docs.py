@@ -66,6 +66,12 @@ standardize : bool, default=True
     standard deviation over all real steps of the training sequences (as
     :class:`~sklstm.preprocessing.SequenceScaler` does), so that raw sensor
     values of any scale train well. Ignored for text.
+precision : {"float32", "bfloat16"}, default="float32"
+    Arithmetic of training. ``"bfloat16"`` trains in mixed precision
+    (:func:`torch.autocast`: matrix products and convolutions in bfloat16;
+    parameters, optimizer state and losses in float32), which pays on
+    hardware with bfloat16 arithmetic (recent GPUs, CPUs with AVX-512 BF16 or
+    AMX). Prediction always computes in float32.
 conv_layers : int or "auto", default="auto"
     Number of convolution blocks (1-D convolution, batch normalisation over
     the real steps, ReLU) before the recurrent layers; 0 for none. With

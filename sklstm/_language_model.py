@@ -13,14 +13,12 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from ._base import _BaseSequenceEstimator
+from ._base import _PRECISIONS, _BaseSequenceEstimator
 from ._data import PAD_LABEL, WindowIterator, batchify, pad_sequences
 from .preprocessing._vocabulary import Vocabulary, tokenize
 
 EOS_ID = 1  # Vocabulary puts <eos> at id 1
 
-# compute dtype of the network's forward pass for each ``precision``
-_PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
 
 def _stream(ids):

@@ -139,6 +139,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         device="cpu",
         verbose=0,
         standardize=True,
+        precision="float32",
         conv_layers="auto",
         conv_channels=64,
         conv_kernel_size=7,
@@ -166,6 +167,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.device = device
         self.verbose = verbose
         self.standardize = standardize
+        self.precision = precision
         self.conv_layers = conv_layers
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size

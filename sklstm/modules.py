@@ -62,8 +62,9 @@ class _MaskedBatchNorm1d(nn.BatchNorm1d):
         if mask is None:
             return super().forward(X)
         steps = X.transpose(1, 2)  # (batch, time, channels)
-        out = torch.zeros_like(steps)
-        out[mask] = super().forward(steps[mask])
+        normed = super().forward(steps[mask])  # float32 under autocast
+        out = steps.new_zeros(steps.shape, dtype=normed.dtype)
+        out[mask] = normed
         return out.transpose(1, 2)
 
 

@@ -236,3 +236,42 @@ def test_grid_search_and_pickle_over_the_new_parameters():
     np.testing.assert_array_equal(
         clone.net_.module_.scaler.mean.numpy(), clf.net_.module_.scaler.mean.numpy()
     )
+
+
+@pytest.mark.parametrize("Estimator", [SequenceClassifier, SequenceRegressor, SequenceTagger])
+def test_bfloat16_mixed_precision(ragged, Estimator):
+    X, y = ragged
+    if Estimator is SequenceTagger:
+        y = [(x[:, 0] > 0).astype(int) for x in X]
+    elif Estimator is SequenceRegressor:
+        y = y.astype(float)
+    params = dict(conv_layers=1, conv_channels=8, conv_stride=1, **FAST)
+    if Estimator is not SequenceTagger:
+        params["conv_stride"] = 2
+    else:
+        del params["conv_stride"]
+    est = Estimator(precision="bfloat16", **{**params, "max_epochs": 10}).fit(X, y)
+    module = est.net_.module_
+    assert module.compute_dtype is torch.bfloat16
+    assert {p.dtype for p in module.parameters()} == {torch.float32}
+    # in training mode the convolutions and recurrent layers compute in
+    # bfloat16, and the network returns float32
+    seen = []
+    hooks = [
+        part.register_forward_hook(lambda m, a, out: seen.append(
+            (out[0] if isinstance(out, tuple) else out).dtype))
+        for part in (module.frontend.blocks[0].conv, module.rnn)
+    ]
+    module.train()
+    x = torch.from_numpy(np.stack([x[:5] for x in X[:3]]).astype(np.float32))
+    assert module(x).dtype == torch.float32
+    assert seen == [torch.bfloat16, torch.bfloat16]
+    for hook in hooks:
+        hook.remove()
+    # prediction computes in float32, and still never depends on padding
+    if Estimator is SequenceClassifier:
+        _assert_padding_and_batch_invariant(est.predict_proba, X)
+        float32 = SequenceClassifier(**{**params, "max_epochs": 10}).fit(X, y)
+        assert abs(est.score(X, y) - float32.score(X, y)) < 0.1
+    with pytest.raises(ValueError, match="'precision' parameter"):
+        Estimator(precision="float16").fit(X, y)
