@@ -249,6 +249,7 @@ class _BaseSequenceEstimator(BaseEstimator):
     }
 
     # -- hooks for subclasses -------------------------------------------------
+    _partial_call = False  # True while partial_fit trains (one constant-rate pass)
     _per_step = False  # one output per step rather than per sequence
     _tabular_2d = True  # 2-D X: columns are a fixed number of steps
     _plateau_patience = 1  # epochs without progress before the "plateau" cut
@@ -268,7 +269,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         (strings or token lists) gives token ids ``(n, T)`` from the
         vocabulary learned at fit time, and always its lengths.
         """
-        if reset and self.warm_start and hasattr(self, "net_"):
+        if reset and self._continues():
             # the network exists: keep its vocabulary and input layout
             reset = False
         text = is_text(X)
@@ -297,6 +298,19 @@ class _BaseSequenceEstimator(BaseEstimator):
         X, lengths = check_sequences(self, X, reset=reset)
         X = torch.from_numpy(X)
         return X, None if lengths is None else torch.from_numpy(lengths)
+
+    def _continues(self):
+        """Whether this call trains the existing network further (warm start,
+        or partial_fit after a first call) instead of building a new one."""
+        return (self.warm_start or self._partial_call) and hasattr(self, "net_")
+
+    def _partial(self, X, y, sample_weight, **kwargs):
+        """partial_fit: ``_fit`` as one pass over the data at a constant rate."""
+        self._partial_call = True
+        try:
+            return self._fit(X, y, sample_weight, **kwargs)
+        finally:
+            self._partial_call = False
 
     def _require_y(self, y, what):
         if y is None:
@@ -405,7 +419,9 @@ class _BaseSequenceEstimator(BaseEstimator):
             callbacks.append(
                 ("clip_grad_norm", GradientNormClipping(self.clip_grad_norm))
             )
-        if self.lr_schedule == "onecycle":
+        if self._partial_call:
+            pass  # one pass at the constant rate lr, as MLPClassifier's partial_fit
+        elif self.lr_schedule == "onecycle":
             steps = n_epochs * n_batches
             scheduler = LRScheduler(
                 torch.optim.lr_scheduler.OneCycleLR,
@@ -450,7 +466,7 @@ class _BaseSequenceEstimator(BaseEstimator):
 
     def _train_split(self, y):
         """skorch's ``train_split``: None, or how to hold out validation data."""
-        if not self.early_stopping:
+        if not self.early_stopping or self._partial_call:
             return None
         return ValidSplit(
             self.validation_fraction,
@@ -475,14 +491,14 @@ class _BaseSequenceEstimator(BaseEstimator):
                 n_train -= int(np.ceil(self.validation_fraction * n_train))
             n_batches = max(-(-n_train // self.batch_size), 1)
         train_split = self._train_split(y)
-        n_epochs = self._n_epochs(n_batches)
+        n_epochs = 1 if self._partial_call else self._n_epochs(n_batches)
         callbacks = self._callbacks(
             n_epochs, n_batches, validation=train_split is not None
         )
         optimizer = self._optimizer_class()
         criterion, criterion_params = self._criterion(y)
         criterion_params["reduction"] = "mean" if sample_weight is None else "none"
-        warm = self.warm_start and hasattr(self, "net_")
+        warm = self._continues()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
             if warm:

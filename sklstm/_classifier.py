@@ -21,19 +21,60 @@ from ._docs import fill_doc
 class _LabelsMixin:
     """Label encoding and class weights shared by the classifier and the tagger."""
 
-    def _encode_labels(self, labels):
-        """Learn ``classes_`` from 1-D labels (kept with ``warm_start``); return codes."""
+    def _encode_labels(self, labels, classes=None):
+        """Learn ``classes_`` from 1-D labels, or from ``classes`` on a first
+        ``partial_fit``; keep them when training goes on; return codes."""
         check_classification_targets(labels)
-        if self.warm_start and hasattr(self, "classes_"):
-            if not np.isin(labels, self.classes_).all():
-                raise ValueError(
-                    "warm_start=True, but y holds classes that the first fit "
-                    f"did not see; expected a subset of {self.classes_}."
-                )
-            return np.searchsorted(self.classes_, labels)
-        encoder = LabelEncoder().fit(labels)
-        self.classes_ = encoder.classes_
-        return encoder.transform(labels)
+        if not self._continues():
+            if classes is None:
+                encoder = LabelEncoder().fit(labels)
+                self.classes_ = encoder.classes_
+                return encoder.transform(labels)
+            self.classes_ = np.unique(np.asarray(classes))
+        if not np.isin(labels, self.classes_).all():
+            unknown = np.setdiff1d(labels, self.classes_)
+            raise ValueError(
+                f"y holds classes {unknown.tolist()} that are not in classes_ "
+                f"{self.classes_.tolist()} (learned by the first fit, or given "
+                "to the first partial_fit, and kept when training goes on)."
+            )
+        return np.searchsorted(self.classes_, labels)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one pass over X and y, continuing any earlier training.
+
+        As :meth:`sklearn.neural_network.MLPClassifier.partial_fit`: the first
+        call builds the network (``classes`` must then list every class that
+        any later call may see); every call trains one epoch over the given
+        data at the constant learning rate ``lr``, with no schedule and no
+        early stopping, so that data too large for memory can be streamed in
+        chunks. The input layout (and ``standardize``'s statistics) are
+        learned from the first chunk.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, in the layouts ``fit`` accepts.
+        y : array-like
+            Labels, as for ``fit``.
+        classes : array-like of shape (n_classes,), default=None
+            All class labels; required on the first call, ignored afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence in the loss.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+        """
+        if classes is None and not hasattr(self, "net_"):
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: the "
+                "network's output layer needs every class in advance, e.g. "
+                "partial_fit(X, y, classes=np.unique(y_all))."
+            )
+        return self._partial(X, y, sample_weight, classes=classes)
 
     def _criterion(self, y):
         params = {}
@@ -203,12 +244,15 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self : SequenceClassifier
             The fitted classifier.
         """
+        return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight, classes=None):
         self._require_y(y, "one label per sequence")
         X, lengths = self._check_X(X, reset=True)
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         sample_weight = self._check_sample_weight(sample_weight, X)
-        y = self._encode_labels(y)
+        y = self._encode_labels(y, classes)
         y = torch.as_tensor(y, dtype=torch.long)
         return self._fit_net(
             X, lengths, y, n_outputs=len(self.classes_), sample_weight=sample_weight

@@ -147,6 +147,36 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self : SequenceRegressor
             The fitted regressor.
         """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one pass over X and y, continuing any earlier training.
+
+        As :meth:`sklearn.neural_network.MLPRegressor.partial_fit`: every call
+        trains one epoch over the given data at the constant learning rate
+        ``lr`` (no schedule, no early stopping), so that data too large for
+        memory can be streamed in chunks. The first call builds the network;
+        the input layout, ``standardize``'s statistics and, with
+        ``normalize_y``, the target scaling are learned from its chunk.
+
+        Parameters
+        ----------
+        X : array-like, list of arrays, or text
+            Sequences, in the layouts ``fit`` accepts.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence in the loss.
+
+        Returns
+        -------
+        self : SequenceRegressor
+            The regressor, trained one more epoch.
+        """
+        return self._partial(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
         self._require_y(y, "one target (or row of targets) per sequence")
         X, lengths = self._check_X(X, reset=True)
         y = check_array(
@@ -161,7 +191,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         sample_weight = self._check_sample_weight(sample_weight, X)
         self._y_1d = y.ndim == 1
         y = y.reshape(len(y), -1)
-        if not (self.warm_start and hasattr(self, "net_")):
+        if not self._continues():
             self._y_mean, self._y_scale = np.zeros(y.shape[1]), np.ones(y.shape[1])
             if self.normalize_y:
                 std = y.std(axis=0, dtype=np.float64)

@@ -195,6 +195,9 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self : SequenceTagger
             The fitted tagger.
         """
+        return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight, classes=None):
         if self.bptt is not None and self.early_stopping:
             raise ValueError(
                 "early_stopping is not available with bptt (one carried stream); "
@@ -214,7 +217,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
                 "sample_weight is not available with bptt (the sequences are "
                 "joined into one stream); set bptt=None or drop sample_weight."
             )
-        codes = self._encode_labels(np.concatenate(y))
+        codes = self._encode_labels(np.concatenate(y), classes)
         n_outputs = len(self.classes_)
         if self.bptt is not None:
             if lengths is None:

@@ -249,7 +249,7 @@ def test_warm_start_continues_training(bits):
     cold = SequenceClassifier(**FAST).fit(X, y)
     cold.fit(X, y)
     assert cold.n_iter_ == 3
-    with pytest.raises(ValueError, match="classes that the first fit did not see"):
+    with pytest.raises(ValueError, match="that are not in classes_"):
         clf.fit(X, y + 10)
 
 
