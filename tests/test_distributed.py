@@ -1,0 +1,70 @@
+"""Hyperparameter search on a Dask cluster through joblib's dask backend."""
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, cross_validate
+
+from sklstm import SequenceClassifier
+
+distributed = pytest.importorskip(
+    "distributed", reason="dask.distributed is not installed (pip install sklstm[distributed])"
+)
+
+FAST = dict(num_hidden=8, max_epochs=5, batch_size=16, random_state=0)
+GRID = {"pooling": ["max", "last"], "cell": ["lstm", "gru"]}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 10, 2))
+    return X, (X[:, :, 0].sum(axis=1) > 0).astype(int)
+
+
+def test_workers_use_their_thread_budget(client):
+    threads = client.run(torch.get_num_threads)
+    assert len(threads) == 2 and set(threads.values()) == {1}
+
+
+@pytest.mark.parametrize("Search", [GridSearchCV, RandomizedSearchCV])
+def test_search_on_the_cluster_matches_the_local_run(client, data, Search):
+    X, y = data
+    kwargs = {"n_iter": 3, "random_state": 0} if Search is RandomizedSearchCV else {}
+    local = Search(SequenceClassifier(**FAST), GRID, cv=3, **kwargs).fit(X, y)
+    with joblib.parallel_config(backend="dask"):
+        remote = Search(SequenceClassifier(**FAST), GRID, cv=3, n_jobs=-1, **kwargs)
+        remote.fit(X, y)
+    np.testing.assert_array_equal(
+        remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+    assert remote.best_params_ == local.best_params_
+    # fitted on a worker (one torch thread) and here: the same model
+    np.testing.assert_allclose(
+        remote.best_estimator_.predict_proba(X), local.best_estimator_.predict_proba(X),
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+def test_estimators_come_back_from_the_workers(client, data):
+    X, y = data
+    local = cross_validate(SequenceClassifier(**FAST), X, y, cv=2, return_estimator=True)
+    with joblib.parallel_config(backend="dask"):
+        remote = cross_validate(
+            SequenceClassifier(**FAST), X, y, cv=2, n_jobs=-1, return_estimator=True
+        )
+    for est_remote, est_local in zip(remote["estimator"], local["estimator"]):
+        assert est_remote.n_iter_ == 5
+        np.testing.assert_allclose(
+            est_remote.predict_proba(X), est_local.predict_proba(X), rtol=1e-5, atol=1e-6
+        )
