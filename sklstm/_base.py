@@ -365,12 +365,16 @@ class _BaseSequenceEstimator(BaseEstimator):
         n_layers = self.conv_layers
         if n_layers == "auto":
             n_layers, n_steps = 0, X.shape[1]
-            stride = 1 if self._per_step else self.conv_stride
+            stride = self._conv_stride()
             pad = self.conv_kernel_size // 2
             while not text and stride > 1 and n_steps > _AUTO_CONV_TARGET:
                 n_steps = (n_steps + 2 * pad - self.conv_kernel_size) // stride + 1
                 n_layers += 1
         self.n_conv_layers_ = n_layers
+
+    def _conv_stride(self):
+        """The front-end's stride: 1 where every step needs its own output."""
+        return 1 if self._per_step else self.conv_stride
 
     def _n_epochs(self, n_batches):
         """``max_epochs``, resolved for ``"auto"`` from the batches per epoch."""
@@ -381,10 +385,6 @@ class _BaseSequenceEstimator(BaseEstimator):
     def _module_params(self, n_outputs):
         text = hasattr(self, "vocabulary_")
         mean, scale = self._input_stats or (None, None)
-        many_to_one = {} if self._per_step else {
-            "conv_stride": self.conv_stride,
-            "pooling": self.pooling,
-        }
         return {
             "n_features": self._n_step_features,
             "vocab_size": len(self.vocabulary_.tokens_) if text else None,
@@ -402,8 +402,9 @@ class _BaseSequenceEstimator(BaseEstimator):
             "conv_layers": self.n_conv_layers_,
             "conv_channels": self.conv_channels,
             "conv_kernel_size": self.conv_kernel_size,
-            "conv_stride": 1,
-            **many_to_one,
+            "conv_stride": self._conv_stride(),
+            # per-step estimators (the tagger) have no pooling
+            "pooling": "last" if self._per_step else self.pooling,
         }
 
     def _optimizer_class(self):
