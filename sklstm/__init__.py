@@ -2,6 +2,7 @@
 
 from ._classifier import SequenceClassifier
 from ._language_model import SequenceLanguageModel
+from ._persistence import load, save
 from ._regressor import SequenceRegressor
 from ._tagger import SequenceTagger
 
@@ -13,4 +14,6 @@ __all__ = [
     "SequenceRegressor",
     "SequenceTagger",
     "__version__",
+    "load",
+    "save",
 ]

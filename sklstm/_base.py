@@ -98,6 +98,18 @@ def _check_device(device):
     return dev
 
 
+def _same_value(a, b):
+    """Whether two parameter values (tensors included) are equal."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.shape == b.shape
+            and bool(torch.equal(a.cpu(), b.cpu()))
+        )
+    return a == b
+
+
 class _SequenceNet(NeuralNet):
     """skorch net for the recurrent estimators.
 
@@ -475,17 +487,48 @@ class _BaseSequenceEstimator(BaseEstimator):
             random_state=self._seed,
         )
 
-    def _fit_net(self, X, lengths, y, n_outputs, sample_weight=None, **layout):
+    def _net_layout(self):
+        """How the net makes batches: skorch parameters of its training
+        iterator (and ``stateful``); by default shuffled mini-batches of
+        sequences."""
+        return {
+            "iterator_train": BatchIterator,
+            "iterator_train__shuffle": True,
+            "iterator_train__random_state": np.random.RandomState(self._seed),
+        }
+
+    def _new_net(self, module_params, criterion, criterion_params, **net_params):
+        """Build and initialise the skorch net around a new
+        :class:`RecurrentNetwork` (used by ``fit`` and by :func:`sklstm.load`)."""
+        net_params = {
+            "iterator_valid": BatchIterator,
+            "iterator_valid__batch_size": max(self.batch_size, _MIN_EVAL_BATCH_SIZE),
+            **self._net_layout(),
+            **net_params,
+        }
+        net = _SequenceNet(
+            module=RecurrentNetwork,
+            criterion=criterion,
+            optimizer=self._optimizer_class(),
+            lr=self.lr,
+            batch_size=self.batch_size,
+            device=_check_device(self.device),
+            verbose=self.verbose,
+            **net_params,
+            **{f"module__{k}": v for k, v in module_params.items()},
+            **{f"criterion__{k}": v for k, v in criterion_params.items()},
+        )
+        return net.initialize()
+
+    def _fit_net(self, X, lengths, y, n_outputs, sample_weight=None, n_batches=None):
         """Build (or reuse, with ``warm_start``) the skorch net and train it.
 
         ``sample_weight`` is a tensor of one weight per sequence, or None.
-        ``layout`` overrides how batches are made (the iterator and its
-        parameters, ``stateful``) and gives their number per epoch,
-        ``n_batches``; by default, shuffled mini-batches of sequences.
+        ``n_batches`` is the number of batches per epoch; by default that of
+        mini-batches of ``batch_size`` sequences.
         """
-        device = _check_device(self.device)
+        _check_device(self.device)
         self._seed = check_random_state(self.random_state).randint(2**31 - 1)
-        n_batches = layout.pop("n_batches", None)
         if n_batches is None:
             n_train = len(X)
             if self.early_stopping:
@@ -496,57 +539,37 @@ class _BaseSequenceEstimator(BaseEstimator):
         callbacks = self._callbacks(
             n_epochs, n_batches, validation=train_split is not None
         )
-        optimizer = self._optimizer_class()
         criterion, criterion_params = self._criterion(y)
         criterion_params["reduction"] = "mean" if sample_weight is None else "none"
-        warm = self._continues()
+        fit_params = {
+            "callbacks": callbacks,
+            "max_epochs": n_epochs,
+            "train_split": train_split,
+        }
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
-            if warm:
+            if self._continues():
                 net = self.net_
-                net.set_params(
-                    callbacks=callbacks,
-                    max_epochs=n_epochs,
-                    lr=self.lr,
-                    train_split=train_split,
-                    verbose=self.verbose,
-                    **{f"criterion__{k}": v for k, v in criterion_params.items()},
-                )
-            else:
-                params = {
-                    "iterator_valid": BatchIterator,
-                    "iterator_valid__batch_size": max(
-                        self.batch_size, _MIN_EVAL_BATCH_SIZE
-                    ),
-                    **(
-                        layout
-                        or {
-                            "iterator_train": BatchIterator,
-                            "iterator_train__shuffle": True,
-                            "iterator_train__random_state": np.random.RandomState(
-                                self._seed
-                            ),
-                        }
-                    ),
+                # criterion parameters are set only when they change: skorch
+                # then builds a new optimizer, losing its state (Adam's moments)
+                current = net.get_params_for("criterion")
+                changed = {
+                    f"criterion__{k}": v
+                    for k, v in criterion_params.items()
+                    if not _same_value(current.get(k), v)
                 }
+                net.set_params(lr=self.lr, verbose=self.verbose, **fit_params, **changed)
+                # skorch's set_params keeps the previous callback instances
+                # (a finished schedule would go on stepping): use the new ones
+                net.initialize_callbacks()
+            else:
                 self._learn_input_layout(X, lengths)
-                module_params = self._module_params(n_outputs)
-                net = _SequenceNet(
-                    module=RecurrentNetwork,
-                    criterion=criterion,
-                    optimizer=optimizer,
-                    lr=self.lr,
-                    max_epochs=n_epochs,
-                    batch_size=self.batch_size,
-                    train_split=train_split,
-                    callbacks=callbacks,
-                    device=device,
-                    verbose=self.verbose,
-                    **params,
-                    **{f"module__{k}": v for k, v in module_params.items()},
-                    **{f"criterion__{k}": v for k, v in criterion_params.items()},
+                net = self._new_net(
+                    self._module_params(n_outputs),
+                    criterion,
+                    criterion_params,
+                    **fit_params,
                 )
-                net.initialize()
             # skorch stops cleanly on KeyboardInterrupt: the net stays usable
             net.partial_fit(self._net_input(X, lengths, sample_weight), y)
         self.net_ = net

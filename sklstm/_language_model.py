@@ -274,6 +274,16 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
             return None
         return predefined_split(Dataset(*self._valid_cols))
 
+    def _net_layout(self):
+        """Consecutive windows of ``bptt`` steps, the state carried across."""
+        return {
+            "iterator_train": WindowIterator,
+            "iterator_train__bptt": self.bptt,
+            "iterator_valid": WindowIterator,
+            "iterator_valid__bptt": self.bptt,
+            "stateful": True,
+        }
+
     def _learn_input_layout(self, X, lengths):
         """Nothing to learn: token ids go straight to the embedding."""
 
@@ -338,11 +348,6 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
                 None,
                 y_cols,
                 len(self.tokens_),
-                iterator_train=WindowIterator,
-                iterator_train__bptt=self.bptt,
-                iterator_valid=WindowIterator,
-                iterator_valid__bptt=self.bptt,
-                stateful=True,
                 n_batches=-(-X_cols.shape[1] // self.bptt),
             )
         finally:

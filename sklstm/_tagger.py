@@ -197,6 +197,16 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         """
         return self._fit(X, y, sample_weight)
 
+    def _net_layout(self):
+        if self.bptt is None:
+            return super()._net_layout()
+        # consecutive windows of one stream, the state carried across
+        return {
+            "iterator_train": WindowIterator,
+            "iterator_train__bptt": self.bptt,
+            "stateful": True,
+        }
+
     def _fit(self, X, y, sample_weight, classes=None):
         if self.bptt is not None and self.early_stopping:
             raise ValueError(
@@ -231,9 +241,6 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
                 None,
                 y_cols,
                 n_outputs,
-                iterator_train=WindowIterator,
-                iterator_train__bptt=self.bptt,
-                stateful=True,
                 n_batches=-(-X_cols.shape[1] // self.bptt),
             )
         y_pad = torch.full(X.shape[:2], PAD_LABEL, dtype=torch.long)

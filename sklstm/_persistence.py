@@ -1,0 +1,468 @@
+"""Saving and loading fitted estimators without pickle: JSON plus safetensors.
+
+A file written by :func:`save` is a `safetensors <https://huggingface.co/docs/
+safetensors>`_ file. Its tensors are the network's weights (and optionally the
+optimizer's state); its metadata holds one JSON document with the format
+version, the estimator's class and parameters and its fitted attributes.
+Reading it parses JSON and raw tensor bytes only: no pickle, no code from the
+file, and only sklstm's own classes (from a fixed list) are constructed.
+"""
+
+import json
+import os
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
+
+FORMAT = "sklstm"
+FORMAT_VERSION = 1
+
+# the classes a file may name (filled on first use to avoid import cycles)
+_CLASSES = {}
+# criteria and optimizers a file may name
+_CRITERIA = {cls.__name__: cls for cls in (torch.nn.CrossEntropyLoss, torch.nn.MSELoss)}
+_TORCH_DTYPES = {
+    str(dtype).removeprefix("torch."): dtype
+    for dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+}
+# numpy dtypes (by kind) an array in the JSON may have; "O" only holds strings
+_ARRAY_KINDS = set("biufUO")
+
+
+def _safetensors():
+    """The safetensors package, or an ImportError that says how to get it."""
+    try:
+        import safetensors
+        import safetensors.torch
+    except ImportError as exc:
+        raise ImportError(
+            "sklstm.save and sklstm.load need the safetensors package: "
+            'pip install "sklstm[safetensors]" (or pip install safetensors).'
+        ) from exc
+    return safetensors
+
+
+def _classes():
+    if not _CLASSES:
+        from ._classifier import SequenceClassifier
+        from ._language_model import SequenceLanguageModel
+        from ._regressor import SequenceRegressor
+        from ._tagger import SequenceTagger
+        from .preprocessing import SequenceScaler, Vocabulary
+
+        for cls in (
+            SequenceClassifier,
+            SequenceRegressor,
+            SequenceTagger,
+            SequenceLanguageModel,
+            SequenceScaler,
+            Vocabulary,
+        ):
+            _CLASSES[cls.__name__] = cls
+    return _CLASSES
+
+
+class _Encoder:
+    """Python values to JSON, with tagged objects for arrays, tuples and the
+    few other types that fitted sklstm estimators hold."""
+
+    def __init__(self, tensors, with_optimizer):
+        self.tensors = tensors  # name -> tensor, for the safetensors part
+        self.with_optimizer = with_optimizer
+
+    def value(self, v, where):
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, (int, np.integer)) and not isinstance(v, np.bool_):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            return float(v)
+        if isinstance(v, np.bool_):
+            return bool(v)
+        if isinstance(v, (list, tuple)):
+            items = [self.value(x, f"{where}[{i}]") for i, x in enumerate(v)]
+            return items if isinstance(v, list) else {"__tuple__": items}
+        if isinstance(v, dict):
+            if not all(isinstance(k, str) for k in v):
+                raise TypeError(f"{where} is a dict with keys that are not strings.")
+            return {"__dict__": {k: self.value(x, f"{where}[{k!r}]") for k, x in v.items()}}
+        if isinstance(v, torch.Tensor):
+            return {"__tensor__": self.array(v.detach().cpu().numpy(), where)}
+        if isinstance(v, np.ndarray):
+            return self.array(v, where)
+        if isinstance(v, torch.dtype):
+            name = str(v).removeprefix("torch.")
+            if name in _TORCH_DTYPES:
+                return {"__torch_dtype__": name}
+        if isinstance(v, torch.device):
+            return {"__torch_device__": str(v)}
+        if isinstance(v, np.random.RandomState):
+            return {"__random_state__": self.value(v.get_state(), where)}
+        if isinstance(v, type) and issubclass(v, torch.optim.Optimizer):
+            if getattr(torch.optim, v.__name__, None) is v:
+                return {"__torch_optimizer__": v.__name__}
+        if type(v).__name__ in _classes() and type(v) is _classes()[type(v).__name__]:
+            return self.estimator(v, where)
+        raise TypeError(
+            f"{where} is a {type(v).__module__}.{type(v).__qualname__}, which "
+            "sklstm.save cannot store safely (only numbers, strings, arrays, "
+            "lists, dicts, torch optimizers from torch.optim and sklstm's own "
+            "objects). Replace it (for example with set_params) before saving, "
+            "or keep the estimator with joblib if the file comes only from you."
+        )
+
+    def array(self, a, where):
+        if a.dtype.kind not in _ARRAY_KINDS or (
+            a.dtype.kind == "O" and not all(isinstance(x, str) for x in a.flat)
+        ):
+            raise TypeError(f"{where} is an array of {a.dtype}, which cannot be saved.")
+        return {
+            "__ndarray__": a.tolist(),
+            "dtype": "object" if a.dtype.kind == "O" else a.dtype.str,
+            "shape": list(a.shape),
+        }
+
+    def estimator(self, est, where):
+        params = est.get_params(deep=False)
+        doc = {
+            "__estimator__": type(est).__name__,
+            "params": {k: self.value(v, f"{where}.{k}") for k, v in params.items()},
+            "attrs": {},
+        }
+        for name, v in vars(est).items():
+            if name in params or (
+                # an instance value equal to its class default (a flag reset)
+                hasattr(type(est), name) and v is getattr(type(est), name)
+            ):
+                continue
+            if name == "net_":
+                doc["net"] = self.net(v, f"{where}.net_")
+            else:
+                doc["attrs"][name] = self.value(v, f"{where}.{name}")
+        return doc
+
+    def net(self, net, where):
+        module = net.module_
+        names = {}  # tensor storage -> first name (tied weights are stored once)
+        tied = {}
+        for name, t in module.state_dict().items():
+            key = (t.untyped_storage().data_ptr(), t.storage_offset(), t.shape)
+            if key in names:
+                tied[name] = names[key]
+                continue
+            names[key] = name
+            self.tensors[f"module.{name}"] = t.detach().cpu().contiguous()
+        doc = {
+            "module_params": self.value(net.get_params_for("module"), where),
+            "criterion": type(net.criterion_).__name__,
+            "criterion_params": self.value(net.get_params_for("criterion"), where),
+            "tied": tied,
+            # where the shuffling of training batches stands, to go on exactly
+            "shuffle_state": self.value(
+                getattr(net, "iterator_train__random_state", None), where
+            ),
+            "history": self.value(list(net.history), f"{where}.history"),
+            "optimizer": None,
+        }
+        if self.with_optimizer:
+            state = net.optimizer_.state_dict()
+            scalars = {}
+            for idx, param_state in state["state"].items():
+                for k, v in param_state.items():
+                    if isinstance(v, torch.Tensor):
+                        self.tensors[f"optimizer.{idx}.{k}"] = v.detach().cpu().contiguous()
+                    else:
+                        scalars[f"{idx}.{k}"] = self.value(v, where)
+            doc["optimizer"] = {
+                "param_groups": self.value(state["param_groups"], where),
+                "scalars": scalars,
+            }
+        return doc
+
+
+def save(estimator, path, *, optimizer=True):
+    """Save a fitted sklstm estimator to one file, without pickle.
+
+    The file is a safetensors file: the network's weights (tied weights
+    stored once) and, with ``optimizer=True``, the optimizer's state, so that
+    ``warm_start=True`` or ``partial_fit`` can continue training after
+    :func:`load`; its metadata is one JSON document with the format version,
+    the estimator's class, its parameters and its fitted attributes
+    (``classes_``, ``n_features_in_``, the vocabulary, the scaling statistics,
+    the training history, ...). The file is written to a temporary name and
+    then renamed, so an interrupted save never leaves a damaged file at
+    ``path``.
+
+    Parameters
+    ----------
+    estimator : fitted SequenceClassifier, SequenceRegressor, SequenceTagger, \
+            SequenceLanguageModel, SequenceScaler or Vocabulary
+        The estimator to save. Parameters must be plain values (a
+        ``callbacks`` list or an optimizer class from outside
+        :mod:`torch.optim` cannot be stored safely and raise TypeError).
+    path : str or path-like
+        Where to write; an existing file there is replaced.
+    optimizer : bool, default=True
+        Also store the optimizer's state (about twice the weights' size for
+        Adam), to continue training after loading. Prediction does not
+        need it.
+
+    See Also
+    --------
+    load : Load an estimator saved by this function.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, sklstm
+    >>> from sklstm import SequenceClassifier
+    >>> X = np.random.RandomState(0).rand(20, 6, 2)
+    >>> y = X.sum(axis=(1, 2)) > 6
+    >>> clf = SequenceClassifier(max_epochs=2, random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "clf.safetensors")
+    >>> sklstm.save(clf, path)
+    >>> same = sklstm.load(path)
+    >>> bool((same.predict_proba(X) == clf.predict_proba(X)).all())
+    True
+    """
+    classes = _classes()
+    if type(estimator) not in classes.values():
+        raise TypeError(
+            f"sklstm.save stores sklstm's estimators ({', '.join(classes)}), not "
+            f"{type(estimator).__name__}. Save other scikit-learn objects with "
+            "skops.io (see the user guide's 'Saving and loading')."
+        )
+    check_is_fitted(estimator)
+    tensors = {}
+    encoder = _Encoder(tensors, with_optimizer=optimizer)
+    doc = encoder.estimator(estimator, type(estimator).__name__)
+    from . import __version__
+
+    doc = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sklstm_version": __version__,
+        "estimator": doc,
+    }
+    save_file = _safetensors().torch.save_file
+    path = os.fspath(path)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        save_file(tensors, tmp, metadata={FORMAT: json.dumps(doc)})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class _Decoder:
+    """JSON written by :class:`_Encoder` back to Python values; anything
+    else (an unknown tag, a class not on the list) is an error."""
+
+    def __init__(self, tensors, device):
+        self.tensors = tensors
+        self.device = device
+
+    def value(self, v):
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        if not isinstance(v, dict) or len(v) == 0:
+            raise ValueError(f"unexpected JSON value {v!r:.80}")
+        if "__tuple__" in v:
+            return tuple(self.value(x) for x in v["__tuple__"])
+        if "__dict__" in v:
+            return {str(k): self.value(x) for k, x in v["__dict__"].items()}
+        if "__ndarray__" in v:
+            return self.array(v)
+        if "__tensor__" in v:
+            return torch.from_numpy(self.array(v["__tensor__"]))
+        if "__torch_dtype__" in v:
+            return _TORCH_DTYPES[v["__torch_dtype__"]]
+        if "__torch_device__" in v:
+            return torch.device(v["__torch_device__"])
+        if "__random_state__" in v:
+            state = np.random.RandomState()
+            state.set_state(self.value(v["__random_state__"]))
+            return state
+        if "__torch_optimizer__" in v:
+            cls = getattr(torch.optim, v["__torch_optimizer__"], None)
+            if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+                raise ValueError(f"unknown optimizer {v['__torch_optimizer__']!r}")
+            return cls
+        if "__estimator__" in v:
+            return self.estimator(v)
+        raise ValueError(f"unknown tag in {sorted(v)[:3]}")
+
+    @staticmethod
+    def array(v):
+        dtype = np.dtype(object if v["dtype"] == "object" else v["dtype"])
+        if dtype.kind not in _ARRAY_KINDS:
+            raise ValueError(f"arrays of {dtype} are not allowed")
+        a = np.array(v["__ndarray__"], dtype=dtype).reshape(v["shape"])
+        if dtype.kind == "O" and not all(isinstance(x, str) for x in a.flat):
+            raise ValueError("object arrays hold strings only")
+        return a
+
+    def estimator(self, doc):
+        name = doc["__estimator__"]
+        classes = _classes()
+        if name not in classes:
+            raise ValueError(
+                f"the file names the class {name!r}, which is not one of sklstm's "
+                f"estimators ({', '.join(classes)}); nothing was constructed."
+            )
+        cls = classes[name]
+        params = {k: self.value(v) for k, v in doc["params"].items()}
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise ValueError(f"{name} has no parameters {unknown}")
+        if "device" in params:
+            # an explicit device must exist (else fit's error); the saved one
+            # falls back to the CPU where it does not
+            params["device"] = (
+                _available_device(params["device"]) if self.device is None else self.device
+            )
+        est = cls(**params)
+        est._validate_params()
+        for attr, v in doc["attrs"].items():
+            if not attr.isidentifier() or attr.startswith("__") or hasattr(cls, attr):
+                raise ValueError(f"{name} cannot have the attribute {attr!r}")
+            setattr(est, attr, self.value(v))
+        if "net" in doc:
+            est.net_ = self.net(est, doc["net"])
+        return est
+
+    def net(self, est, doc):
+        if doc["criterion"] not in _CRITERIA:
+            raise ValueError(f"unknown criterion {doc['criterion']!r}")
+        module_params = self.value(doc["module_params"])
+        with torch.random.fork_rng(devices=[]):
+            net = est._new_net(
+                module_params,
+                _CRITERIA[doc["criterion"]],
+                self.value(doc["criterion_params"]),
+            )
+        prefix = "module."
+        state = {
+            k[len(prefix) :]: t for k, t in self.tensors.items() if k.startswith(prefix)
+        }
+        for alias, name in doc["tied"].items():
+            state[alias] = state[name]
+        try:
+            net.module_.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(f"the weights do not fit the network: {exc}") from exc
+        net.history_ = History(self.value(doc["history"]))
+        shuffle_state = self.value(doc["shuffle_state"])
+        if shuffle_state is not None:
+            net.iterator_train__random_state.set_state(shuffle_state.get_state())
+        if doc["optimizer"] is not None:
+            opt_state = {}
+            prefix = "optimizer."
+            for k, t in self.tensors.items():
+                if k.startswith(prefix):
+                    idx, name = k[len(prefix) :].split(".", 1)
+                    opt_state.setdefault(int(idx), {})[name] = t
+            for k, v in doc["optimizer"]["scalars"].items():
+                idx, name = k.split(".", 1)
+                opt_state.setdefault(int(idx), {})[name] = self.value(v)
+            groups = self.value(doc["optimizer"]["param_groups"])
+            net.optimizer_.load_state_dict({"state": opt_state, "param_groups": groups})
+        return net
+
+
+def _available_device(device):
+    """``device`` when torch can use it here, else ``"cpu"`` with a warning
+    (a model saved on a GPU loads on a machine without one)."""
+    from ._base import _check_device
+
+    try:
+        _check_device(device)
+    except ValueError as exc:
+        warnings.warn(
+            f"The model was saved with device={str(device)!r}, which is not "
+            f"available here ({exc}); it is loaded on the CPU (device='cpu'). "
+            "Pass device= to sklstm.load to choose another.",
+            UserWarning,
+        )
+        return "cpu"
+    return device
+
+
+def _read(path):
+    """Metadata and tensors of a safetensors file, or a ValueError."""
+    safetensors = _safetensors()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No file at {path!r}.")
+    try:
+        with safetensors.safe_open(path, framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (safetensors.SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ValueError(
+            f"{path!r} is not a file written by sklstm.save (it cannot be read "
+            f"as safetensors: {exc}). Files from pickle or joblib are never "
+            "loaded by sklstm.load; load those with joblib only if you trust "
+            "their source."
+        ) from exc
+    return metadata, tensors
+
+
+def load(path, *, device=None):
+    """Load an estimator saved by :func:`save`; never runs code from the file.
+
+    Only JSON and raw tensor data are read: there is no pickle anywhere, the
+    file may only name sklstm's own classes, and the parameters are
+    validated as ``fit`` would validate them. A file that is not one of
+    sklstm's (a pickle, a zip archive, a damaged or truncated file, a newer
+    format version) raises ValueError and nothing from it runs.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`.
+    device : str or torch.device, default=None
+        Where the loaded network runs. None keeps the saved ``device`` when
+        it is available here, and falls back to ``"cpu"`` with a warning
+        otherwise (a model saved on a GPU loads on a CPU-only machine).
+
+    Returns
+    -------
+    estimator : fitted estimator
+        Predicts exactly as the saved one did; with the optimizer's state
+        saved, ``warm_start=True`` and ``partial_fit`` continue training.
+
+    See Also
+    --------
+    save : Save a fitted estimator.
+    """
+    metadata, tensors = _read(path)
+    try:
+        doc = json.loads(metadata[FORMAT])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{os.fspath(path)!r} is a safetensors file but not one written by "
+            f"sklstm.save (no valid {FORMAT!r} metadata: {exc!r})."
+        ) from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"{os.fspath(path)!r} is not a file written by sklstm.save.")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{os.fspath(path)!r} has format version {version!r}, newer than "
+            f"this sklstm reads ({FORMAT_VERSION}); it was written by sklstm "
+            f"{doc.get('sklstm_version')}. Upgrade sklstm to load it."
+        )
+    try:
+        return _Decoder(tensors, device).estimator(doc["estimator"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(
+            f"{os.fspath(path)!r} cannot be loaded: {exc}. The file is damaged "
+            "or was not written by sklstm.save; nothing from it was run."
+        ) from exc
