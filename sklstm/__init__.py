@@ -2,6 +2,7 @@
 
 from ._classifier import SequenceClassifier
 from ._language_model import SequenceLanguageModel
+from ._onnx import to_onnx
 from ._persistence import load, save
 from ._regressor import SequenceRegressor
 from ._tagger import SequenceTagger
@@ -16,4 +17,5 @@ __all__ = [
     "__version__",
     "load",
     "save",
+    "to_onnx",
 ]

@@ -71,3 +71,16 @@ def test_halving_search_over_epochs():
     ).fit(X, y)
     assert sorted(set(search.cv_results_["param_max_epochs"])) == [2, 4, 8]
     assert search.best_estimator_.n_iter_ == search.best_params_["max_epochs"]
+
+
+def test_partial_fit_keeps_the_optimizer_state_and_a_constant_rate():
+    X = np.random.RandomState(0).normal(size=(24, 5, 2)).astype(np.float32)
+    y = np.arange(24) % 2
+    clf = SequenceClassifier(num_hidden=4, batch_size=8, lr=0.01, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1])
+    clf.partial_fit(X, y)
+    optimizer = clf.net_.optimizer_
+    # Adam's moments carried across calls: 3 batches per call, 2 calls
+    assert int(optimizer.state_dict()["state"][0]["step"]) == 6
+    assert optimizer.param_groups[0]["lr"] == 0.01
+    assert "lr_schedule" not in dict(clf.net_.callbacks_)
