@@ -1,6 +1,7 @@
 """Shared machinery of the sklstm estimators: parameters, validation, the skorch net."""
 
 import inspect
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -21,6 +22,8 @@ from skorch.callbacks import (
 )
 from skorch.dataset import ValidSplit, unpack_data
 
+from ._checkpoint import Checkpointer, checkpoint_path, fingerprint, read_checkpoint
+from ._checkpoint import restore_training
 from ._data import BatchIterator, check_sequences, feature_stats, pad_sequences
 from .modules import _POOLINGS, RecurrentNetwork, _map_state
 from .preprocessing._vocabulary import Vocabulary, is_text
@@ -255,6 +258,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "callbacks": [list, None],
         "warm_start": ["boolean"],
+        "checkpoint_dir": [str, os.PathLike, None],
         "random_state": ["random_state"],
         "device": [str, torch.device],
         "verbose": ["verbose"],
@@ -528,6 +532,14 @@ class _BaseSequenceEstimator(BaseEstimator):
         mini-batches of ``batch_size`` sequences.
         """
         _check_device(self.device)
+        warm = self._continues()
+        # checkpoints: written, and resumed from, by fits that build a new net
+        path = None if warm else checkpoint_path(self)
+        resume = None
+        if path is not None:
+            prints = fingerprint(self, X, lengths, y, sample_weight)
+            if os.path.exists(path):
+                resume = read_checkpoint(path, prints)
         self._seed = check_random_state(self.random_state).randint(2**31 - 1)
         if n_batches is None:
             n_train = len(X)
@@ -539,6 +551,9 @@ class _BaseSequenceEstimator(BaseEstimator):
         callbacks = self._callbacks(
             n_epochs, n_batches, validation=train_split is not None
         )
+        if path is not None:
+            checkpointer = Checkpointer(self, path, prints, resume)
+            callbacks.append(("checkpoint", checkpointer))
         criterion, criterion_params = self._criterion(y)
         criterion_params["reduction"] = "mean" if sample_weight is None else "none"
         fit_params = {
@@ -546,9 +561,10 @@ class _BaseSequenceEstimator(BaseEstimator):
             "max_epochs": n_epochs,
             "train_split": train_split,
         }
+        epochs = n_epochs
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
-            if self._continues():
+            if warm:
                 net = self.net_
                 # criterion parameters are set only when they change: skorch
                 # then builds a new optimizer, losing its state (Adam's moments)
@@ -570,8 +586,15 @@ class _BaseSequenceEstimator(BaseEstimator):
                     criterion_params,
                     **fit_params,
                 )
+                if resume is not None:
+                    section, decoder, net_doc = resume
+                    torch.set_rng_state(restore_training(net, decoder, net_doc))
+                    epochs = 0 if section["finished"] else n_epochs - len(net.history)
             # skorch stops cleanly on KeyboardInterrupt: the net stays usable
-            net.partial_fit(self._net_input(X, lengths, sample_weight), y)
+            if epochs > 0:
+                net.partial_fit(
+                    self._net_input(X, lengths, sample_weight), y, epochs=epochs
+                )
         self.net_ = net
         self.n_iter_ = len(net.history)
         return self

@@ -180,6 +180,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         n_iter_no_change=10,
         callbacks=None,
         warm_start=False,
+        checkpoint_dir=None,
         random_state=None,
         device="cpu",
         verbose=0,
@@ -210,6 +211,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.class_weight = class_weight
         self.callbacks = callbacks
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.device = device
         self.verbose = verbose

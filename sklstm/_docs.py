@@ -49,6 +49,14 @@ callbacks : list of skorch callbacks or None, default=None
 warm_start : bool, default=False
     If True, ``fit`` continues training the network of the previous call
     for another ``max_epochs`` epochs instead of starting anew.
+checkpoint_dir : str, path-like or None, default=None
+    If set, ``fit`` writes a checkpoint (``checkpoint.safetensors`` in this
+    directory, created if needed) atomically at the end of every epoch:
+    everything needed to go on (weights, optimizer, learning-rate schedule,
+    random states, history, early-stopping state). A later ``fit`` with the
+    same parameters and data resumes from it instead of starting anew, and
+    returns at once when that training had finished; delete the file to
+    start over. The checkpoint is also a model file for :func:`sklstm.load`.
 random_state : int, RandomState instance or None, default=None
     Seeds weight initialisation, shuffling, dropout and the validation
     split. With an int, fitting on the CPU is reproducible.

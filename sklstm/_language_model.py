@@ -124,6 +124,14 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
     warm_start : bool, default=False
         If True, ``fit`` continues training the previous network (and keeps
         its vocabulary) for another ``max_epochs`` epochs.
+    checkpoint_dir : str, path-like or None, default=None
+        If set, ``fit`` writes a checkpoint (``checkpoint.safetensors`` in this
+        directory, created if needed) atomically at the end of every epoch:
+        everything needed to go on (weights, optimizer, learning-rate schedule,
+        random states, history, early-stopping state). A later ``fit`` with the
+        same parameters and data resumes from it instead of starting anew, and
+        returns at once when that training had finished; delete the file to
+        start over. The checkpoint is also a model file for :func:`sklstm.load`.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation and dropout. With an int, fitting on the
         CPU is reproducible.
@@ -217,6 +225,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         precision="float32",
         callbacks=None,
         warm_start=False,
+        checkpoint_dir=None,
         random_state=None,
         device="cpu",
         verbose=0,
@@ -244,6 +253,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         self.precision = precision
         self.callbacks = callbacks
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.device = device
         self.verbose = verbose

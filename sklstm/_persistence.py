@@ -125,23 +125,27 @@ class _Encoder:
             "shape": list(a.shape),
         }
 
-    def estimator(self, est, where):
+    def estimator(self, est, where, net=None, without=()):
+        """JSON of an estimator: class, parameters (None for those named in
+        ``without``), fitted attributes and, for the networks, ``net`` (by
+        default its ``net_``)."""
         params = est.get_params(deep=False)
+        params.update(dict.fromkeys(set(without) & set(params)))
         doc = {
             "__estimator__": type(est).__name__,
             "params": {k: self.value(v, f"{where}.{k}") for k, v in params.items()},
             "attrs": {},
         }
         for name, v in vars(est).items():
-            if name in params or (
-                # an instance value equal to its class default (a flag reset)
-                hasattr(type(est), name) and v is getattr(type(est), name)
-            ):
+            # parameters, the network (below), and class-level flags that an
+            # instance overrides only while it trains
+            if name in params or name == "net_" or hasattr(type(est), name):
                 continue
-            if name == "net_":
-                doc["net"] = self.net(v, f"{where}.net_")
-            else:
-                doc["attrs"][name] = self.value(v, f"{where}.{name}")
+            doc["attrs"][name] = self.value(v, f"{where}.{name}")
+        net = getattr(est, "net_", None) if net is None else net
+        if net is not None:
+            doc["net"] = self.net(net, f"{where}.net_")
+            doc["attrs"]["n_iter_"] = len(net.history)
         return doc
 
     def net(self, net, where):
@@ -236,17 +240,30 @@ def save(estimator, path, *, optimizer=True):
             "skops.io (see the user guide's 'Saving and loading')."
         )
     check_is_fitted(estimator)
-    tensors = {}
-    encoder = _Encoder(tensors, with_optimizer=optimizer)
-    doc = encoder.estimator(estimator, type(estimator).__name__)
+    doc, tensors = _encode(estimator, with_optimizer=optimizer)
+    _write(doc, tensors, path)
+
+
+def _encode(estimator, *, with_optimizer, net=None, without=()):
+    """The file's JSON document and tensors for an estimator (see
+    :meth:`_Encoder.estimator` for ``net`` and ``without``)."""
     from . import __version__
 
+    tensors = {}
+    encoder = _Encoder(tensors, with_optimizer=with_optimizer)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "sklstm_version": __version__,
-        "estimator": doc,
+        "estimator": encoder.estimator(
+            estimator, type(estimator).__name__, net=net, without=without
+        ),
     }
+    return doc, tensors
+
+
+def _write(doc, tensors, path):
+    """Write atomically: to a temporary name, then renamed over ``path``."""
     save_file = _safetensors().torch.save_file
     path = os.fspath(path)
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -347,10 +364,12 @@ class _Decoder:
                 _CRITERIA[doc["criterion"]],
                 self.value(doc["criterion_params"]),
             )
-        prefix = "module."
-        state = {
-            k[len(prefix) :]: t for k, t in self.tensors.items() if k.startswith(prefix)
-        }
+        self.restore_net(net, doc)
+        return net
+
+    def restore_net(self, net, doc):
+        """Weights, history, optimizer and shuffling state into a built net."""
+        state = self.prefixed("module.")
         for alias, name in doc["tied"].items():
             state[alias] = state[name]
         try:
@@ -363,17 +382,20 @@ class _Decoder:
             net.iterator_train__random_state.set_state(shuffle_state.get_state())
         if doc["optimizer"] is not None:
             opt_state = {}
-            prefix = "optimizer."
-            for k, t in self.tensors.items():
-                if k.startswith(prefix):
-                    idx, name = k[len(prefix) :].split(".", 1)
-                    opt_state.setdefault(int(idx), {})[name] = t
+            for k, t in self.prefixed("optimizer.").items():
+                idx, name = k.split(".", 1)
+                opt_state.setdefault(int(idx), {})[name] = t
             for k, v in doc["optimizer"]["scalars"].items():
                 idx, name = k.split(".", 1)
                 opt_state.setdefault(int(idx), {})[name] = self.value(v)
             groups = self.value(doc["optimizer"]["param_groups"])
             net.optimizer_.load_state_dict({"state": opt_state, "param_groups": groups})
-        return net
+
+    def prefixed(self, prefix):
+        """The tensors whose names start with ``prefix``, without it."""
+        return {
+            k[len(prefix) :]: t for k, t in self.tensors.items() if k.startswith(prefix)
+        }
 
 
 def _available_device(device):
@@ -395,7 +417,8 @@ def _available_device(device):
 
 
 def _read(path):
-    """Metadata and tensors of a safetensors file, or a ValueError."""
+    """The JSON document and the tensors of a file written by :func:`save`,
+    or a ValueError; nothing but JSON and raw tensor data is parsed."""
     safetensors = _safetensors()
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -411,7 +434,30 @@ def _read(path):
             "loaded by sklstm.load; load those with joblib only if you trust "
             "their source."
         ) from exc
-    return metadata, tensors
+    try:
+        doc = json.loads(metadata[FORMAT])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path!r} is a safetensors file but not one written by "
+            f"sklstm.save (no valid {FORMAT!r} metadata: {exc!r})."
+        ) from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a file written by sklstm.save.")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path!r} has format version {version!r}, newer than this sklstm "
+            f"reads ({FORMAT_VERSION}); it was written by sklstm "
+            f"{doc.get('sklstm_version')}. Upgrade sklstm to load it."
+        )
+    return doc, tensors
+
+
+def _damaged(path, exc):
+    return ValueError(
+        f"{os.fspath(path)!r} cannot be loaded: {exc}. The file is damaged or "
+        "was not written by sklstm.save; nothing from it was run."
+    )
 
 
 def load(path, *, device=None):
@@ -421,7 +467,8 @@ def load(path, *, device=None):
     file may only name sklstm's own classes, and the parameters are
     validated as ``fit`` would validate them. A file that is not one of
     sklstm's (a pickle, a zip archive, a damaged or truncated file, a newer
-    format version) raises ValueError and nothing from it runs.
+    format version) raises ValueError and nothing from it runs. The
+    checkpoints that ``checkpoint_dir`` makes are such files too.
 
     Parameters
     ----------
@@ -442,27 +489,8 @@ def load(path, *, device=None):
     --------
     save : Save a fitted estimator.
     """
-    metadata, tensors = _read(path)
-    try:
-        doc = json.loads(metadata[FORMAT])
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"{os.fspath(path)!r} is a safetensors file but not one written by "
-            f"sklstm.save (no valid {FORMAT!r} metadata: {exc!r})."
-        ) from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ValueError(f"{os.fspath(path)!r} is not a file written by sklstm.save.")
-    version = doc.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"{os.fspath(path)!r} has format version {version!r}, newer than "
-            f"this sklstm reads ({FORMAT_VERSION}); it was written by sklstm "
-            f"{doc.get('sklstm_version')}. Upgrade sklstm to load it."
-        )
+    doc, tensors = _read(path)
     try:
         return _Decoder(tensors, device).estimator(doc["estimator"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(
-            f"{os.fspath(path)!r} cannot be loaded: {exc}. The file is damaged "
-            "or was not written by sklstm.save; nothing from it was run."
-        ) from exc
+        raise _damaged(path, exc) from exc

@@ -86,6 +86,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         n_iter_no_change=10,
         callbacks=None,
         warm_start=False,
+        checkpoint_dir=None,
         random_state=None,
         device="cpu",
         verbose=0,
@@ -115,6 +116,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.device = device
         self.verbose = verbose

@@ -135,6 +135,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         n_iter_no_change=10,
         callbacks=None,
         warm_start=False,
+        checkpoint_dir=None,
         random_state=None,
         device="cpu",
         verbose=0,
@@ -163,6 +164,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.device = device
         self.verbose = verbose

@@ -1,0 +1,167 @@
+"""Checkpoints written during ``fit`` (``checkpoint_dir``), and resuming from them.
+
+A checkpoint is a file in :func:`sklstm.save`'s format (so :func:`sklstm.load`
+reads it as a model) with one more JSON section, ``"resume"``: whether the
+training had finished, a fingerprint of the parameters and the data, and the
+state of the callbacks (learning-rate schedule, early stopping); the torch
+random state and early stopping's best weights are among its tensors.
+"""
+
+import json
+import os
+
+import joblib
+import torch
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochScoring,
+    LRScheduler,
+    PassthroughScoring,
+)
+
+from ._persistence import _damaged, _Decoder, _encode, _Encoder, _read, _write
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+
+# parameters that may differ between an interrupted fit and the one resuming it
+_FREE_PARAMS = ("checkpoint_dir", "verbose", "device", "callbacks", "warm_start")
+
+
+def checkpoint_path(estimator):
+    """The checkpoint file of ``estimator.checkpoint_dir`` (None when unset)."""
+    if estimator.checkpoint_dir is None:
+        return None
+    return os.path.join(os.fspath(estimator.checkpoint_dir), CHECKPOINT_FILE)
+
+
+def fingerprint(estimator, *arrays):
+    """What a resumed fit must share with the interrupted one: the parameters
+    (but those in ``_FREE_PARAMS``) and the training data."""
+    params = {
+        k: v for k, v in estimator.get_params(deep=False).items() if k not in _FREE_PARAMS
+    }
+    encoded = _Encoder({}, with_optimizer=False).value(params, "parameters")
+    data = joblib.hash(
+        [a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a for a in arrays]
+    )
+    return {"params": json.dumps(encoded, sort_keys=True), "data": data}
+
+
+def read_checkpoint(path, expected):
+    """The checkpoint at ``path`` as ``(resume section, decoder, the net's
+    JSON)``, after checking it was written for the same parameters and data."""
+    doc, tensors = _read(path)
+    try:
+        resume = doc["resume"]
+        found = resume["fingerprint"]
+    except (KeyError, TypeError) as exc:
+        raise _damaged(path, "it is a saved model, not a checkpoint") from exc
+    if found["params"] != expected["params"]:
+        raise ValueError(
+            f"The checkpoint {path!r} was written by a fit with other parameters "
+            "(all but checkpoint_dir, verbose, device, callbacks and warm_start "
+            "must match to resume). Use another checkpoint_dir, or delete the "
+            "file to start over."
+        )
+    if found["data"] != expected["data"]:
+        raise ValueError(
+            f"The checkpoint {path!r} was written by a fit on other data; pass "
+            "the same X and y to resume, use another checkpoint_dir, or delete "
+            "the file to start over."
+        )
+    return resume, _Decoder(tensors, device=None), doc["estimator"]["net"]
+
+
+class Checkpointer(Callback):
+    """Write the training state at the end of every epoch; restore the
+    callbacks' state when a fit resumes.
+
+    Placed after the learning-rate schedule and early stopping, so that it
+    saves their state after their own epoch-end work, and restores it after
+    their ``on_train_begin`` has reset it.
+    """
+
+    def __init__(self, estimator, path, fingerprint, resume=None):
+        self.estimator = estimator
+        self.path = path
+        self.fingerprint = fingerprint
+        # (resume section, decoder, the net's JSON) to restore, or None
+        self.resume = resume
+
+    def on_train_begin(self, net, **kwargs):
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        if self.resume is None:
+            return
+        resume, decoder, net_doc = self.resume
+        self.resume = None
+        for name, cb in net.callbacks_:
+            if isinstance(cb, (PassthroughScoring, EpochScoring)):
+                # the best score so far marks the next epochs' "_best" flags
+                scores = [row[cb.name] for row in net.history if cb.name in row]
+                if scores and cb.lower_is_better is not None:
+                    cb.best_score_ = (min if cb.lower_is_better else max)(scores)
+            state = resume["callbacks"].get(name)
+            if state is None:
+                continue
+            if isinstance(cb, LRScheduler):
+                cb.lr_scheduler_.load_state_dict(decoder.value(state["scheduler"]))
+                cb.batch_idx_ = state["batch_idx"]
+            elif isinstance(cb, EarlyStopping):
+                cb.misses_ = state["misses"]
+                cb.dynamic_threshold_ = state["threshold"]
+                cb.best_epoch_ = state["best_epoch"]
+                best = decoder.prefixed(f"callback.{name}.")
+                cb.best_model_weights_ = best or None
+        # a new schedule sets the rate of its first step: put back the
+        # optimizer's own (rate, momentum) at the checkpoint
+        groups = decoder.value(net_doc["optimizer"]["param_groups"])
+        for group, saved in zip(net.optimizer_.param_groups, groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+
+    def on_epoch_end(self, net, **kwargs):
+        self.write(net, finished=False)
+
+    def on_train_end(self, net, **kwargs):
+        # after the last epoch or early stopping (whose best weights are now
+        # back), but not after Ctrl+C in the middle of an epoch: that epoch's
+        # state is incomplete, and the previous checkpoint stays
+        if net.history and "dur" in net.history[-1]:
+            self.write(net, finished=True)
+
+    def write(self, net, finished):
+        # user callbacks are code: not stored (a resumed fit takes its own)
+        doc, tensors = _encode(
+            self.estimator, with_optimizer=True, net=net, without=["callbacks"]
+        )
+        callbacks = {}
+        for name, cb in net.callbacks_:
+            if isinstance(cb, LRScheduler) and hasattr(cb, "lr_scheduler_"):
+                callbacks[name] = {
+                    "scheduler": _Encoder({}, False).value(
+                        cb.lr_scheduler_.state_dict(), name
+                    ),
+                    "batch_idx": cb.batch_idx_,
+                }
+            elif isinstance(cb, EarlyStopping) and hasattr(cb, "misses_"):
+                callbacks[name] = {
+                    "misses": cb.misses_,
+                    "threshold": float(cb.dynamic_threshold_),
+                    "best_epoch": cb.best_epoch_,
+                }
+                for k, t in (cb.best_model_weights_ or {}).items():
+                    tensors[f"callback.{name}.{k}"] = t.detach().cpu().clone()
+        tensors["rng.torch"] = torch.get_rng_state()
+        doc["resume"] = {
+            "finished": finished,
+            "fingerprint": self.fingerprint,
+            "callbacks": callbacks,
+        }
+        _write(doc, tensors, self.path)
+
+
+def restore_training(net, decoder, net_doc):
+    """Put a freshly built net in the checkpoint's state; returns the torch
+    random state to continue with."""
+    decoder.restore_net(net, net_doc)
+    return decoder.tensors["rng.torch"]
