@@ -533,8 +533,9 @@ class _BaseSequenceEstimator(BaseEstimator):
         """
         _check_device(self.device)
         warm = self._continues()
-        # checkpoints: written, and resumed from, by fits that build a new net
-        path = None if warm else checkpoint_path(self)
+        # checkpoints: written, and resumed from, by fits that build a new
+        # net and train it for max_epochs (not warm starts, not partial_fit)
+        path = None if warm or self._partial_call else checkpoint_path(self)
         resume = None
         if path is not None:
             prints = fingerprint(self, X, lengths, y, sample_weight)

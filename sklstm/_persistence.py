@@ -97,6 +97,8 @@ class _Encoder:
             name = str(v).removeprefix("torch.")
             if name in _TORCH_DTYPES:
                 return {"__torch_dtype__": name}
+        if isinstance(v, os.PathLike):
+            return os.fspath(v)
         if isinstance(v, torch.device):
             return {"__torch_device__": str(v)}
         if isinstance(v, np.random.RandomState):
