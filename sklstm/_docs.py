@@ -2,6 +2,17 @@
 
 import inspect
 
+CHECKPOINT_PARAMETER = """\
+checkpoint_dir : str, path-like or None, default=None
+    If set, ``fit`` writes a checkpoint (``checkpoint.safetensors`` in this
+    directory, created if needed) atomically at the end of every epoch:
+    everything needed to go on (weights, optimizer, learning-rate schedule,
+    random states, history, early-stopping state). A later ``fit`` with the
+    same parameters and data resumes from it instead of starting anew, and
+    returns at once when that training had finished; delete the file to
+    start over. The checkpoint is also a model file for :func:`sklstm.load`.
+"""
+
 SHARED_PARAMETERS = """\
 cell : {"lstm", "gru", "rnn"}, default="lstm"
     Recurrent cell.
@@ -49,14 +60,7 @@ callbacks : list of skorch callbacks or None, default=None
 warm_start : bool, default=False
     If True, ``fit`` continues training the network of the previous call
     for another ``max_epochs`` epochs instead of starting anew.
-checkpoint_dir : str, path-like or None, default=None
-    If set, ``fit`` writes a checkpoint (``checkpoint.safetensors`` in this
-    directory, created if needed) atomically at the end of every epoch:
-    everything needed to go on (weights, optimizer, learning-rate schedule,
-    random states, history, early-stopping state). A later ``fit`` with the
-    same parameters and data resumes from it instead of starting anew, and
-    returns at once when that training had finished; delete the file to
-    start over. The checkpoint is also a model file for :func:`sklstm.load`.
+%(checkpoint_parameter)s
 random_state : int, RandomState instance or None, default=None
     Seeds weight initialisation, shuffling, dropout and the validation
     split. With an int, fitting on the CPU is reproducible.
@@ -108,7 +112,10 @@ pooling : {"last", "mean", "max", "attention"}, default="max"
 """
 
 _TEXTS = {
-    "shared_parameters": SHARED_PARAMETERS,
+    "shared_parameters": SHARED_PARAMETERS.replace(
+        "%(checkpoint_parameter)s\n", CHECKPOINT_PARAMETER
+    ),
+    "checkpoint_parameter": CHECKPOINT_PARAMETER,
     "architecture_parameters": ARCHITECTURE_PARAMETERS,
     "many_to_one_parameters": MANY_TO_ONE_PARAMETERS,
 }

@@ -14,6 +14,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from ._base import _PRECISIONS, _BaseSequenceEstimator
+from ._docs import fill_doc
 from ._data import PAD_LABEL, WindowIterator, batchify, pad_sequences
 from .preprocessing._vocabulary import Vocabulary, tokenize
 
@@ -27,6 +28,7 @@ def _stream(ids):
     return torch.from_numpy(np.concatenate([[EOS_ID], *ids]))
 
 
+@fill_doc
 class SequenceLanguageModel(_BaseSequenceEstimator):
     """Recurrent word-level language model (LSTM, GRU or RNN).
 
@@ -124,14 +126,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
     warm_start : bool, default=False
         If True, ``fit`` continues training the previous network (and keeps
         its vocabulary) for another ``max_epochs`` epochs.
-    checkpoint_dir : str, path-like or None, default=None
-        If set, ``fit`` writes a checkpoint (``checkpoint.safetensors`` in this
-        directory, created if needed) atomically at the end of every epoch:
-        everything needed to go on (weights, optimizer, learning-rate schedule,
-        random states, history, early-stopping state). A later ``fit`` with the
-        same parameters and data resumes from it instead of starting anew, and
-        returns at once when that training had finished; delete the file to
-        start over. The checkpoint is also a model file for :func:`sklstm.load`.
+    %(checkpoint_parameter)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation and dropout. With an int, fitting on the
         CPU is reproducible.
