@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,docs,distributed,safetensors,onnx]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,docs,distributed,accelerate,safetensors,onnx]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -11,7 +11,7 @@ import torch
 import tqdm
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import (
@@ -133,11 +133,18 @@ class _SequenceNet(NeuralNet):
         super().__init__(module, criterion, **kwargs)
         self.stateful = stateful
 
+    @property
+    def network_(self):
+        """The :class:`RecurrentNetwork`, also while a data-parallel wrapper
+        (``DistributedDataParallel``) holds it as ``module_``."""
+        return getattr(self.module_, "module", self.module_)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if self.module_.training and getattr(self.module_, "softmax_cutoff", None):
+        network = self.network_
+        if network.training and getattr(network, "softmax_cutoff", None):
             # a two-level softmax: the module returned the features before its
             # output layer, and scores the targets itself
-            return self.module_.nll(y_pred, y_true)
+            return network.nll(y_pred, y_true)
         weight = X.get("sample_weight") if isinstance(X, dict) else None
         if weight is not None and y_pred.ndim == 3:
             # one weight per sequence, for each of its steps
@@ -190,8 +197,11 @@ class _SequenceNet(NeuralNet):
         Xi, yi = unpack_data(batch)
         y_pred = self._infer_carrying(Xi, "train", **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
+        self._backward(loss)
         return {"loss": loss, "y_pred": y_pred}
+
+    def _backward(self, loss):
+        loss.backward()
 
     def validation_step(self, batch, **fit_params):
         """Validation loss of one batch, carrying state like training."""
@@ -261,6 +271,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         "checkpoint_dir": [str, os.PathLike, None],
         "random_state": ["random_state"],
         "device": [str, torch.device],
+        "accelerator": [HasMethods(["prepare", "backward"]), None],
         "verbose": ["verbose"],
     }
 
@@ -510,14 +521,25 @@ class _BaseSequenceEstimator(BaseEstimator):
             **self._net_layout(),
             **net_params,
         }
-        net = _SequenceNet(
+        net_class, placement = _SequenceNet, {"device": _check_device(self.device)}
+        if self.accelerator is not None:
+            from ._accelerate import AcceleratedSequenceNet, distributed_history
+
+            net_class = AcceleratedSequenceNet
+            placement = {"accelerator": self.accelerator, "device": None}
+            if self.accelerator.num_processes > 1:
+                # each process trains on its share; histories kept in step
+                placement["history"] = distributed_history(self.accelerator)
+                net_params["iterator_train__num_shards"] = self.accelerator.num_processes
+                net_params["iterator_train__shard"] = self.accelerator.process_index
+        net = net_class(
             module=RecurrentNetwork,
             criterion=criterion,
             optimizer=self._optimizer_class(),
             lr=self.lr,
             batch_size=self.batch_size,
-            device=_check_device(self.device),
             verbose=self.verbose,
+            **placement,
             **net_params,
             **{f"module__{k}": v for k, v in module_params.items()},
             **{f"criterion__{k}": v for k, v in criterion_params.items()},
@@ -531,8 +553,14 @@ class _BaseSequenceEstimator(BaseEstimator):
         ``n_batches`` is the number of batches per epoch; by default that of
         mini-batches of ``batch_size`` sequences.
         """
-        _check_device(self.device)
         warm = self._continues()
+        if self.accelerator is None:
+            _check_device(self.device)
+        elif warm or self._partial_call or self.checkpoint_dir is not None:
+            raise ValueError(
+                "accelerator is not available with warm_start, partial_fit or "
+                "checkpoint_dir yet; train with fit, or set accelerator=None."
+            )
         # checkpoints: written, and resumed from, by fits that build a new
         # net and train it for max_epochs (not warm starts, not partial_fit)
         path = None if warm or self._partial_call else checkpoint_path(self)
@@ -546,7 +574,9 @@ class _BaseSequenceEstimator(BaseEstimator):
             n_train = len(X)
             if self.early_stopping:
                 n_train -= int(np.ceil(self.validation_fraction * n_train))
-            n_batches = max(-(-n_train // self.batch_size), 1)
+            # with data-parallel processes, each step takes batch_size each
+            n_processes = getattr(self.accelerator, "num_processes", 1)
+            n_batches = max(-(-n_train // (self.batch_size * n_processes)), 1)
         train_split = self._train_split(y)
         n_epochs = 1 if self._partial_call else self._n_epochs(n_batches)
         callbacks = self._callbacks(

@@ -183,6 +183,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         checkpoint_dir=None,
         random_state=None,
         device="cpu",
+        accelerator=None,
         verbose=0,
         standardize=True,
         precision="float32",
@@ -214,6 +215,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.device = device
+        self.accelerator = accelerator
         self.verbose = verbose
         self.standardize = standardize
         self.precision = precision

@@ -224,16 +224,45 @@ class BatchIterator:
     shuffle : bool, default=False
     random_state : numpy.random.RandomState or None
         Source of the shuffling order; kept across epochs.
+    num_shards, shard : int, default=1 and 0
+        Data-parallel training: the processes go through the same order in
+        global batches of ``num_shards * batch_size`` sequences, and this
+        one takes the ``shard``-th contiguous part of each. The last global
+        batch is filled up from the start of the order so that every process
+        gets as many sequences (Accelerate's ``even_batches``).
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, random_state=None):
+    def __init__(
+        self, dataset, batch_size, shuffle=False, random_state=None, num_shards=1, shard=0
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.num_shards = num_shards
+        self.shard = shard
 
     def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
+        return -(-len(self.dataset) // (self.batch_size * self.num_shards))
+
+    def _batches(self, order, n):
+        """Row selections (slices or index tensors) of this process's batches."""
+        if self.num_shards == 1:
+            for start in range(0, n, self.batch_size):
+                if order is None:
+                    yield slice(start, start + self.batch_size)
+                else:
+                    yield order[start : start + self.batch_size]
+            return
+        order = torch.arange(n) if order is None else order
+        size = self.batch_size * self.num_shards
+        for start in range(0, n, size):
+            rows = order[start : start + size]
+            short = -len(rows) % self.num_shards
+            if short:  # wrap around so that every process gets as many
+                rows = torch.cat([rows, order.repeat(-(-short // n))[:short]])
+            part = len(rows) // self.num_shards
+            yield rows[self.shard * part : (self.shard + 1) * part]
 
     def __iter__(self):
         dataset, indices = self.dataset, None
@@ -246,11 +275,7 @@ class BatchIterator:
             rng = self.random_state or np.random
             perm = torch.from_numpy(rng.permutation(n))
             order = perm if indices is None else indices[perm]
-        for start in range(0, n, self.batch_size):
-            if order is None:
-                sl = slice(start, start + self.batch_size)
-            else:
-                sl = order[start : start + self.batch_size]
+        for sl in self._batches(order, n):
             yb = None if y is None else y[sl]
             if not isinstance(X, dict):
                 yield X[sl], yb
@@ -297,16 +322,25 @@ class WindowIterator:
         Ignored: the number of columns is fixed by the layout.
     bptt : int
         Window length.
+    num_shards, shard : int, default=1 and 0
+        Data-parallel training: this process reads the ``shard``-th of
+        ``num_shards`` contiguous groups of columns, so each reads its own
+        contiguous part of the stream and carries its own state.
     """
 
-    def __init__(self, dataset, batch_size=None, bptt=35):
+    def __init__(self, dataset, batch_size=None, bptt=35, num_shards=1, shard=0):
         self.dataset = dataset
         self.bptt = bptt
+        self.num_shards = num_shards
+        self.shard = shard
 
     def __len__(self):
         return -(-self.dataset.X.shape[1] // self.bptt)
 
     def __iter__(self):
         X, y = self.dataset.X, self.dataset.y
+        if self.num_shards > 1:
+            columns = np.array_split(np.arange(X.shape[0]), self.num_shards)[self.shard]
+            X, y = X[columns], y[columns]
         for start in range(0, X.shape[1], self.bptt):
             yield X[:, start : start + self.bptt], y[:, start : start + self.bptt]

@@ -13,6 +13,20 @@ checkpoint_dir : str, path-like or None, default=None
     start over. The checkpoint is also a model file for :func:`sklstm.load`.
 """
 
+ACCELERATOR_PARAMETER = """\
+accelerator : accelerate.Accelerator or None, default=None
+    Train through `Hugging Face Accelerate
+    <https://huggingface.co/docs/accelerate>`_ (skorch's ``AccelerateMixin``):
+    launched on several processes (``accelerate launch`` or ``torchrun``),
+    each takes ``batch_size`` sequences of every step's global batch (for
+    truncated BPTT: its own columns of the stream, so its own contiguous
+    part), gradients are averaged, all processes end with the same
+    parameters and the same history (skorch's ``DistributedHistory``), and
+    each predicts every sample as a single-process estimator does. The
+    accelerator places the network (``device`` is ignored).
+    Not available with ``warm_start``, ``partial_fit`` or ``checkpoint_dir``.
+"""
+
 SHARED_PARAMETERS = """\
 cell : {"lstm", "gru", "rnn"}, default="lstm"
     Recurrent cell.
@@ -66,6 +80,7 @@ random_state : int, RandomState instance or None, default=None
     split. With an int, fitting on the CPU is reproducible.
 device : str or torch.device, default="cpu"
     Where the network runs, e.g. ``"cuda"``.
+%(accelerator_parameter)s
 verbose : int, default=0
     0 is silent; 1 prints one table row per epoch and a progress bar on
     epochs that run longer than two seconds.
@@ -114,7 +129,8 @@ pooling : {"last", "mean", "max", "attention"}, default="max"
 _TEXTS = {
     "shared_parameters": SHARED_PARAMETERS.replace(
         "%(checkpoint_parameter)s\n", CHECKPOINT_PARAMETER
-    ),
+    ).replace("%(accelerator_parameter)s\n", ACCELERATOR_PARAMETER),
+    "accelerator_parameter": ACCELERATOR_PARAMETER,
     "checkpoint_parameter": CHECKPOINT_PARAMETER,
     "architecture_parameters": ARCHITECTURE_PARAMETERS,
     "many_to_one_parameters": MANY_TO_ONE_PARAMETERS,

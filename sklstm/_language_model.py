@@ -132,6 +132,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         CPU is reproducible.
     device : str or torch.device, default="cpu"
         Where the network runs.
+    %(accelerator_parameter)s
     verbose : int, default=0
         0 is silent; 1 prints one row per epoch (with the validation
         perplexity) and a progress bar on epochs longer than two seconds.
@@ -223,6 +224,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         checkpoint_dir=None,
         random_state=None,
         device="cpu",
+        accelerator=None,
         verbose=0,
     ):
         self.cell = cell
@@ -251,6 +253,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.device = device
+        self.accelerator = accelerator
         self.verbose = verbose
 
     # -- training -------------------------------------------------------------

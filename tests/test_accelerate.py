@@ -1,0 +1,185 @@
+"""Data-parallel training through Accelerate on two CPU processes (gloo)."""
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from skorch.dataset import Dataset
+
+from sklstm._data import BatchIterator, WindowIterator
+
+
+@pytest.mark.parametrize("n_samples", [11, 12, 32])
+@pytest.mark.parametrize("num_shards", [2, 3])
+def test_batch_iterator_shards_every_sample(n_samples, num_shards):
+    X = torch.arange(n_samples, dtype=torch.float32)[:, None, None]
+    data = Dataset(X, torch.arange(n_samples))
+    shards = [
+        [
+            yb.tolist()
+            for _, yb in BatchIterator(
+                data, 4, shuffle=True, random_state=np.random.RandomState(0),
+                num_shards=num_shards, shard=k,
+            )
+        ]
+        for k in range(num_shards)
+    ]
+    # as many steps, of as many sequences, in every process
+    assert len({len(s) for s in shards}) == 1
+    assert len(shards[0]) == len(BatchIterator(data, 4, num_shards=num_shards))
+    for step in zip(*shards):
+        assert len({len(b) for b in step}) == 1
+    seen = [i for s in shards for b in s for i in b]
+    assert set(seen) == set(range(n_samples))
+    # only the last global batch is filled up, from the start of the order
+    assert len(seen) - n_samples < num_shards
+
+
+def test_window_iterator_gives_each_process_its_columns():
+    stream = torch.arange(40)
+    X = stream.reshape(4, 10)  # 4 columns: contiguous parts of the stream
+    shards = [
+        torch.cat(
+            [xb for xb, _ in WindowIterator(Dataset(X, X), bptt=3, num_shards=2, shard=k)],
+            dim=1,
+        )
+        for k in range(2)
+    ]
+    assert shards[0].tolist() == X[:2].tolist()
+    assert shards[1].tolist() == X[2:].tolist()
+
+
+_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np, torch
+    from accelerate import Accelerator
+    from sklstm import SequenceClassifier, SequenceLanguageModel
+
+    accelerator = Accelerator(cpu=True)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 15, 2)).astype(np.float32)
+    y = (X[:, :, 0].sum(1) > 0).astype(int)
+    clf = SequenceClassifier(
+        max_epochs=8, batch_size=16, random_state=0, accelerator=accelerator,
+        early_stopping=True, n_iter_no_change=2,
+    ).fit(X, y)
+    params = torch.cat([p.detach().flatten() for p in clf.net_.module_.parameters()])
+    text = ["the cat sat on the mat", "a dog ran off", "the bird flew away"] * 20
+    lm = SequenceLanguageModel(
+        max_epochs=2, num_hidden=8, batch_size=4, random_state=0,
+        accelerator=accelerator, softmax_cutoff=5,
+    ).fit(text)
+    lm_params = torch.cat([p.detach().flatten() for p in lm.net_.module_.parameters()])
+    print(json.dumps(dict(
+        rank=accelerator.process_index,
+        n_processes=accelerator.num_processes,
+        params=params.tolist(),
+        history=clf.history_[["train_loss", "valid_loss"]].values.tolist(),
+        n_iter=clf.n_iter_,
+        proba=clf.predict_proba(X).tolist(),
+        lm_params=lm_params.tolist(),
+        lm_history=lm.history_["train_loss"].tolist(),
+        lm_perplexity=lm.perplexity(text),
+        lm_shard=[getattr(lm.net_, "iterator_train__shard", 0),
+                  getattr(lm.net_, "iterator_train__num_shards", 1)],
+    )), flush=True)
+    """
+)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(tmp_path, n_processes):
+    pytest.importorskip("accelerate", reason="data-parallel training needs accelerate")
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    if n_processes == 1:
+        command = [sys.executable, str(script)]
+    else:
+        command = [
+            sys.executable, "-m", "torch.distributed.run",
+            f"--nproc_per_node={n_processes}", f"--master_port={_free_port()}",
+            str(script),
+        ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return sorted(
+        (json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")),
+        key=lambda r: r["rank"],
+    )
+
+
+def test_two_processes_train_one_model(tmp_path):
+    ranks = _run(tmp_path, 2)
+    # both processes really ran, as two ranks of one job
+    assert [r["rank"] for r in ranks] == [0, 1]
+    assert all(r["n_processes"] == 2 for r in ranks)
+    first, second = ranks
+    # identical parameters, history (early stopping included) and predictions
+    assert first["params"] == second["params"]
+    assert first["history"] == second["history"]
+    assert first["n_iter"] == second["n_iter"]
+    assert first["proba"] == second["proba"]
+    assert len(first["proba"]) == 200  # every sample once
+    # the language model: each rank read its own columns of the stream
+    assert [r["lm_shard"] for r in ranks] == [[0, 2], [1, 2]]
+    assert first["lm_params"] == second["lm_params"]
+    assert first["lm_history"] == second["lm_history"]
+    assert first["lm_perplexity"] == second["lm_perplexity"]
+
+    # one process with the same settings learns as far
+    (single,) = _run(tmp_path, 1)
+    assert single["n_processes"] == 1
+    final_two, final_one = first["history"][-1][0], single["history"][-1][0]
+    assert first["history"][0][0] > final_two
+    assert abs(final_two - final_one) < 0.2
+
+
+class _NotAnAccelerator:
+    num_processes = 2
+
+    def prepare(self, *objects):
+        return objects
+
+    def backward(self, loss):
+        loss.backward()
+
+
+@pytest.mark.parametrize(
+    "params, call",
+    [
+        (dict(warm_start=True), "fit twice"),
+        ({}, "partial_fit"),
+        (dict(checkpoint_dir="ckpt"), "fit"),
+    ],
+)
+def test_accelerator_refuses_what_it_does_not_support(params, call, tmp_path):
+    from sklstm import SequenceClassifier
+
+    X, y = np.zeros((8, 4, 1)), np.arange(8) % 2
+    clf = SequenceClassifier(max_epochs=1, **params)
+    if call == "fit twice":
+        clf.fit(X, y)
+    clf.set_params(accelerator=_NotAnAccelerator())
+    with pytest.raises(ValueError, match="accelerator is not available with"):
+        if call == "partial_fit":
+            clf.partial_fit(X, y, classes=[0, 1])
+        else:
+            clf.fit(X, y)
+
+
+def test_accelerator_must_be_an_accelerator():
+    from sklstm import SequenceClassifier
+
+    with pytest.raises(ValueError, match="accelerator"):
+        SequenceClassifier(accelerator="cuda").fit(np.zeros((4, 3)), [0, 1, 0, 1])
