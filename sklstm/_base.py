@@ -526,7 +526,13 @@ class _BaseSequenceEstimator(BaseEstimator):
             from ._accelerate import AcceleratedSequenceNet, distributed_history
 
             net_class = AcceleratedSequenceNet
-            placement = {"accelerator": self.accelerator, "device": None}
+            placement = {
+                "accelerator": self.accelerator,
+                "device": None,
+                # the mixin prints with the accelerator (main process only);
+                # with verbose=0, print, which skorch then leaves silent
+                "callbacks__print_log__sink": "auto" if self.verbose else print,
+            }
             if self.accelerator.num_processes > 1:
                 # each process trains on its share; histories kept in step
                 placement["history"] = distributed_history(self.accelerator)
