@@ -14,26 +14,31 @@ over 8 candidates run with ``n_jobs=1`` in this process and on a
 cross-validated scores are identical. The cluster's start-up (workers
 started, sklstm imported in each) is not timed.
 
-The cluster runs twice: with Dask's defaults, and with the two settings the
-Scaling out page recommends for workers that train torch models: no
+Each search runs in a fresh process (a cluster started after another one in
+the same process ran markedly slower), ``--rounds`` times each, alternating,
+and the medians are compared. The cluster runs with Dask's defaults, and
+with the two settings the Scaling out page recommends for workers that
+train torch models: no
 ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers' environment (it makes glibc
 hand memory back to the system so eagerly that torch's many small
 allocations slow training down by a third or more) and no statistical
 profiler sampling the training thread every 10 ms.
 
 ``--data-parallel`` trains one ``SequenceClassifier`` on a fixed task (2,000
-sequences of 50 steps, 10 epochs, seeds 0, 1 and 2) three ways: one process with batches of
-64, one with batches of 32, and two processes under ``torchrun`` (gloo,
+sequences of 50 steps, 10 epochs, seeds 0, 1 and 2) three ways: one
+process with batches of 64, one with batches of 32, and two processes under ``torchrun`` (gloo,
 Accelerate, one torch thread each) with batches of 32 each, a global batch
 of 64. It prints the final training loss, the median epoch time and the
 held-out accuracy of each (needs the ``accelerate`` extra).
 """
 
 import argparse
-
-import dask
+import json
+import subprocess
+import sys
 import time
 
+import dask
 import joblib
 import numpy as np
 import torch
@@ -79,8 +84,6 @@ def data_parallel_fits(batch_size, accelerator=None):
 def data_parallel():
     import os
     import socket
-    import subprocess
-    import sys
 
     if os.environ.get("WORLD_SIZE"):  # a rank under torchrun
         from accelerate import Accelerator
@@ -102,36 +105,67 @@ def data_parallel():
                     f"--master_port={port}", __file__, "--data-parallel"], check=True)
 
 
+RUNS = {
+    "n_jobs=1": None,
+    "Dask, 2 workers x 1 thread, tuned for torch": TORCH_WORKERS,
+    "Dask, 2 workers x 1 thread, Dask defaults": {},
+}
+
+
+def run_search(name, epochs):
+    """One search, in this (fresh) process; prints its time and scores as JSON."""
+    X, y = make_data()
+    est = SequenceClassifier(max_epochs=epochs, random_state=0)
+    environ = RUNS[name]
+    if environ is None:
+        start = time.perf_counter()
+        search = GridSearchCV(est, GRID, cv=3, n_jobs=1).fit(X, y)
+        seconds = time.perf_counter() - start
+    else:
+        with dask.config.set(environ):
+            search, seconds = search_on_cluster(est, X, y)
+    print(json.dumps({"seconds": seconds,
+                      "scores": search.cv_results_["mean_test_score"].tolist(),
+                      "best": str(search.best_params_)}))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--data-parallel", action="store_true")
+    parser.add_argument("--run", choices=sorted(RUNS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.data_parallel:
         return data_parallel()
-    X, y = make_data()
-    est = SequenceClassifier(max_epochs=args.epochs, random_state=0)
+    if args.run:
+        return run_search(args.run, args.epochs)
+    X, _ = make_data()
     n_candidates = int(np.prod([len(v) for v in GRID.values()]))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads here; "
-          f"{n_candidates} candidates x 3 folds, {len(X)} sequences of {X.shape[1]} steps")
-
-    start = time.perf_counter()
-    local = GridSearchCV(est, GRID, cv=3, n_jobs=1).fit(X, y)
-    local_s = time.perf_counter() - start
-    print(f"n_jobs=1: {local_s:.1f} s", flush=True)
-
-    for label, environ in [
-        ("Dask defaults", {}),
-        ("tuned for torch", TORCH_WORKERS),
-    ]:
-        with dask.config.set(environ):
-            remote, remote_s = search_on_cluster(est, X, y)
-        same = np.array_equal(
-            local.cv_results_["mean_test_score"], remote.cv_results_["mean_test_score"]
-        )
-        print(f"Dask, 2 workers x 1 thread, {label}: {remote_s:.1f} s, ratio "
-              f"{remote_s / local_s:.3f} (goal <= 0.65); identical scores: {same}; "
-              f"best {remote.best_params_} at {remote.best_score_:.3f}", flush=True)
+          f"{n_candidates} candidates x 3 folds, {len(X)} sequences of {X.shape[1]} "
+          f"steps, {args.epochs} epochs; each search in a fresh process, "
+          f"{args.rounds} rounds")
+    results = {name: [] for name in RUNS}
+    for _ in range(args.rounds):
+        for name in RUNS:
+            done = subprocess.run(
+                [sys.executable, __file__, "--run", name, "--epochs", str(args.epochs)],
+                capture_output=True, text=True, check=True,
+            )
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            results[name].append(result)
+            print(f"{name}: {result['seconds']:.1f} s", flush=True)
+    local = results["n_jobs=1"]
+    local_s = np.median([r["seconds"] for r in local])
+    for name, runs in results.items():
+        if RUNS[name] is None:
+            continue
+        seconds = np.median([r["seconds"] for r in runs])
+        same = all(r["scores"] == local[0]["scores"] for r in runs + local)
+        print(f"{name}: median {seconds:.1f} s against {local_s:.1f} s, ratio "
+              f"{seconds / local_s:.3f} (goal <= 0.65); identical scores: {same}; "
+              f"best {runs[0]['best']}")
 
 
 def search_on_cluster(est, X, y):
@@ -145,6 +179,8 @@ def search_on_cluster(est, X, y):
         with joblib.parallel_config(backend="dask"):
             remote = GridSearchCV(est, GRID, cv=3, n_jobs=-1).fit(X, y)
         return remote, time.perf_counter() - start
+
+
 
 if __name__ == "__main__":
     main()
