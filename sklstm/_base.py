@@ -197,7 +197,12 @@ class _SequenceNet(NeuralNet):
         Xi, yi = unpack_data(batch)
         y_pred = self._infer_carrying(Xi, "train", **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        self._backward(loss)
+        # activation penalties (AR, TAR) train the network; the recorded
+        # loss stays the data's, comparable with the validation loss
+        penalty = getattr(self.network_, "penalty_", None)
+        if penalty is not None:
+            self.network_.penalty_ = None  # the module keeps no graph
+        self._backward(loss if penalty is None else loss + penalty)
         return {"loss": loss, "y_pred": y_pred}
 
     def _backward(self, loss):

@@ -326,21 +326,50 @@ class WindowIterator:
         Data-parallel training: this process reads the ``shard``-th of
         ``num_shards`` contiguous groups of columns, so each reads its own
         contiguous part of the stream and carries its own state.
+    variable : bool, default=False
+        Draw each window's length around ``bptt`` as AWD-LSTM does (Merity
+        et al. 2018): the base is ``bptt`` with probability 0.95 and
+        ``bptt / 2`` otherwise, the length is normal around the base with
+        standard deviation 5, at least ``min(5, bptt)`` and at most
+        ``bptt + 40``. Windows stay consecutive, so the carried state stays
+        right.
+    random_state : numpy.random.RandomState or None, default=None
+        Draws the variable lengths (it advances from epoch to epoch).
     """
 
-    def __init__(self, dataset, batch_size=None, bptt=35, num_shards=1, shard=0):
+    def __init__(self, dataset, batch_size=None, bptt=35, num_shards=1, shard=0,
+                 variable=False, random_state=None):
         self.dataset = dataset
         self.bptt = bptt
         self.num_shards = num_shards
         self.shard = shard
+        self.variable = variable
+        self.random_state = random_state
 
     def __len__(self):
+        """The number of windows (with variable windows, the expected one)."""
         return -(-self.dataset.X.shape[1] // self.bptt)
+
+    def window_lengths(self, n_steps):
+        """Lengths of the windows that cover ``n_steps`` steps."""
+        if not self.variable:
+            return [self.bptt] * (-(-n_steps // self.bptt))
+        rng = self.random_state or np.random.mtrand._rand
+        lengths, covered = [], 0
+        while covered < n_steps:
+            base = self.bptt if rng.random_sample() < 0.95 else self.bptt / 2
+            length = int(rng.normal(base, 5))
+            length = min(max(length, min(5, self.bptt)), self.bptt + 40)
+            lengths.append(length)
+            covered += length
+        return lengths
 
     def __iter__(self):
         X, y = self.dataset.X, self.dataset.y
         if self.num_shards > 1:
             columns = np.array_split(np.arange(X.shape[0]), self.num_shards)[self.shard]
             X, y = X[columns], y[columns]
-        for start in range(0, X.shape[1], self.bptt):
-            yield X[:, start : start + self.bptt], y[:, start : start + self.bptt]
+        start = 0
+        for length in self.window_lengths(X.shape[1]):
+            yield X[:, start : start + length], y[:, start : start + length]
+            start += length

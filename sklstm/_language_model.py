@@ -10,10 +10,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
-from skorch.dataset import Dataset
+from skorch.dataset import Dataset, unpack_data
 from skorch.helper import predefined_split
+from torch.optim.swa_utils import AveragedModel
 
-from ._base import _PRECISIONS, _BaseSequenceEstimator
+from ._base import _OPTIMIZERS, _PRECISIONS, _BaseSequenceEstimator
 from ._docs import fill_doc
 from ._data import PAD_LABEL, WindowIterator, batchify, pad_sequences
 from .preprocessing._vocabulary import Vocabulary, tokenize
@@ -51,6 +52,28 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         Number of stacked recurrent layers.
     dropout : float, default=0.2
         Dropout on the embeddings, between layers and before the output layer.
+    locked_dropout : bool, default=False
+        Make ``dropout`` variational ("locked", Gal & Ghahramani 2016; as in
+        AWD-LSTM): one mask per column of the batch and window, shared by all
+        its steps, instead of a new mask at every step.
+    embedding_dropout : float, default=0.0
+        Drop whole words: in each training window, every vocabulary entry is
+        dropped (its embedding zeroed at every step where it occurs) with this
+        probability (AWD-LSTM uses 0.1).
+    weight_dropout : float, default=0.0
+        DropConnect on the recurrent hidden-to-hidden weights (AWD-LSTM's
+        weight drop, 0.5 there): one mask per training window, applied to the
+        weight matrices, so the fused recurrent kernel keeps its speed.
+        Evaluation uses the full weights.
+    activation_penalty : float, default=0.0
+        Activation regularisation (AR; AWD-LSTM uses 2): adds this times the
+        mean square of the last recurrent layer's outputs (after dropout) to
+        the training loss.
+    temporal_penalty : float, default=0.0
+        Temporal activation regularisation (TAR; AWD-LSTM uses 1): adds this
+        times the mean square of the change of the last layer's outputs from
+        one step to the next. The recorded ``train_loss`` leaves both
+        penalties out, so it compares with ``valid_loss``.
     embedding_dim : int or None, default=None
         Size of the word embeddings; ``num_hidden`` if None.
     tie_weights : bool, default=False
@@ -58,14 +81,22 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         Inan et al.); needs ``embedding_dim`` equal to ``num_hidden``.
     bptt : int, default=35
         Window length of truncated back-propagation through time.
+    variable_bptt : bool, default=False
+        Draw each training window's length around ``bptt`` (AWD-LSTM's
+        variable-length windows: ``bptt`` with probability 0.95, else
+        ``bptt / 2``, plus normal noise of standard deviation 5; see
+        :class:`~sklstm._data.WindowIterator`) and scale the learning rate of
+        each step by ``length / bptt``, so that every word gets the same
+        weight. The windows still follow each other, so the carried state
+        stays right; validation keeps windows of ``bptt``.
     batch_size : int, default=20
         Number of parallel columns of the training stream.
     max_epochs : int, default=6
         Passes over the training text (fewer with early stopping).
     lr : float, default=0.005
         Learning rate (the initial one, with a schedule).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
-            default="adam"
+    optimizer : {"adam", "adamw", "sgd", "rmsprop", "nt-asgd"} or torch \
+            optimizer class, default="adam"
         Optimizer. On Penn Treebank, the defaults (Adam at 0.005, cosine
         decay, clipping at 1.0) learn much faster than the reference
         example's SGD at 20 (``optimizer="sgd", lr=20.0,
@@ -74,6 +105,19 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         epochs, and after ten epochs both reach the same perplexity. The
         best recipe measured is SGD at 20 with tied weights and
         ``init_range=0.1``. See the benchmarks page.
+
+        ``"nt-asgd"`` is AWD-LSTM's non-monotonically triggered averaged SGD:
+        plain SGD until the validation loss (the training loss without
+        validation data) of an epoch is worse than the best one of the
+        epochs before the last ``averaging_patience``; from then on, the
+        weights are also averaged over every later step. Validation uses the
+        averaged weights, and at the end of ``fit`` (also an interrupted
+        one) the network keeps them, so scoring, prediction, saving and a
+        ``warm_start`` continuation all use them. Usually combined with
+        ``lr_schedule="constant"``. The history's ``averaging`` column says
+        which epochs averaged.
+    averaging_patience : int, default=5
+        Epochs of ``"nt-asgd"``'s trigger (AWD-LSTM's ``nonmono``).
     lr_schedule : {"cosine", "plateau", "constant", "onecycle"}, \
             default="cosine"
         Learning-rate schedule. ``"cosine"`` decays the rate to zero over
@@ -191,6 +235,14 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         "precision": [StrOptions(set(_PRECISIONS))],
         "softmax_cutoff": [Interval(Integral, 1, None, closed="left"), None],
         "init_range": [Interval(Real, 0, None, closed="neither"), None],
+        "optimizer": [StrOptions({*_OPTIMIZERS, "nt-asgd"}), type],
+        "averaging_patience": [Interval(Integral, 1, None, closed="left")],
+        "locked_dropout": ["boolean"],
+        "embedding_dropout": [Interval(Real, 0, 1, closed="left")],
+        "weight_dropout": [Interval(Real, 0, 1, closed="left")],
+        "activation_penalty": [Interval(Real, 0, None, closed="left")],
+        "temporal_penalty": [Interval(Real, 0, None, closed="left")],
+        "variable_bptt": ["boolean"],
     }
     _per_step = True
     _plateau_patience = 0
@@ -202,13 +254,20 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         num_hidden=200,
         num_layers=2,
         dropout=0.2,
+        locked_dropout=False,
+        embedding_dropout=0.0,
+        weight_dropout=0.0,
+        activation_penalty=0.0,
+        temporal_penalty=0.0,
         embedding_dim=None,
         tie_weights=False,
         bptt=35,
+        variable_bptt=False,
         batch_size=20,
         max_epochs=6,
         lr=0.005,
         optimizer="adam",
+        averaging_patience=5,
         lr_schedule="cosine",
         clip_grad_norm=1.0,
         early_stopping=False,
@@ -231,13 +290,20 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         self.num_hidden = num_hidden
         self.num_layers = num_layers
         self.dropout = dropout
+        self.locked_dropout = locked_dropout
+        self.embedding_dropout = embedding_dropout
+        self.weight_dropout = weight_dropout
+        self.activation_penalty = activation_penalty
+        self.temporal_penalty = temporal_penalty
         self.embedding_dim = embedding_dim
         self.tie_weights = tie_weights
         self.bptt = bptt
+        self.variable_bptt = variable_bptt
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.lr = lr
         self.optimizer = optimizer
+        self.averaging_patience = averaging_patience
         self.lr_schedule = lr_schedule
         self.clip_grad_norm = clip_grad_norm
         self.early_stopping = early_stopping
@@ -272,7 +338,18 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
             "compute_dtype": _PRECISIONS[self.precision],
             "softmax_cutoff": self.softmax_cutoff,
             "init_range": self.init_range,
+            "locked_dropout": self.locked_dropout,
+            "embedding_dropout": self.embedding_dropout,
+            "weight_dropout": self.weight_dropout,
+            "activation_penalty": self.activation_penalty,
+            "temporal_penalty": self.temporal_penalty,
         }
+
+    def _optimizer_class(self):
+        if self.optimizer == "nt-asgd":
+            # SGD steps; the averaging is the _NTAveraging callback's
+            return torch.optim.SGD
+        return super()._optimizer_class()
 
     def _criterion(self, y):
         return torch.nn.CrossEntropyLoss, {}
@@ -287,6 +364,8 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         return {
             "iterator_train": WindowIterator,
             "iterator_train__bptt": self.bptt,
+            "iterator_train__variable": self.variable_bptt,
+            "iterator_train__random_state": np.random.RandomState(self._seed),
             "iterator_valid": WindowIterator,
             "iterator_valid__bptt": self.bptt,
             "stateful": True,
@@ -299,7 +378,36 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         callbacks = super()._callbacks(n_epochs, n_batches, validation)
         if validation:
             callbacks.insert(0, ("valid_ppl", _ValidPerplexity()))
+        if self.optimizer == "nt-asgd":
+            # before early stopping, which then keeps the averaged weights
+            monitor = "valid_loss" if validation else "train_loss"
+            averaging = _NTAveraging(self.averaging_patience, monitor)
+            callbacks.insert(0, ("averaging", averaging))
+        if self.variable_bptt:
+            # first: the rate is back to the schedule's before anything else
+            callbacks.insert(0, ("window_lr", _WindowLR(self.bptt)))
         return callbacks
+
+    def _check_options(self):
+        """Combinations of parameters that cannot train together."""
+        if self.variable_bptt and self.lr_schedule == "onecycle":
+            raise ValueError(
+                "variable_bptt=True makes the number of steps per epoch vary, "
+                "which lr_schedule='onecycle' cannot follow; use 'cosine', "
+                "'plateau' or 'constant'."
+            )
+        if self.variable_bptt and self.accelerator is not None:
+            raise ValueError(
+                "variable_bptt=True is not available with an accelerator yet "
+                "(every process must take the same number of steps); set "
+                "variable_bptt=False."
+            )
+        if self.optimizer == "nt-asgd" and self.checkpoint_dir is not None:
+            raise ValueError(
+                "optimizer='nt-asgd' cannot resume from checkpoints yet (the "
+                "running average is not saved in them); set checkpoint_dir=None "
+                "or use another optimizer."
+            )
 
     def _columns(self, ids, n_columns):
         """Inputs and next-token targets of a stream, laid out in columns."""
@@ -326,6 +434,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         self : SequenceLanguageModel
             The fitted model.
         """
+        self._check_options()
         docs = tokenize(X)
         if X_val is None and self.validation_fraction is not None and len(docs) > 1:
             n_val = max(1, int(math.ceil(self.validation_fraction * len(docs))))
@@ -533,3 +642,92 @@ class _ValidPerplexity(Callback):
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1, "valid_loss"]
         net.history.record("valid_ppl", math.exp(loss) if loss < 700 else math.inf)
+
+
+class _WindowLR(Callback):
+    """Scale the learning rate of each training step by its window's length
+    over ``bptt`` (variable-length windows), and put it back after the step.
+    """
+
+    def __init__(self, bptt):
+        self.bptt = bptt
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        scale = unpack_data(batch)[0].shape[1] / self.bptt
+        self.rates_ = [group["lr"] for group in net.optimizer_.param_groups]
+        for group in net.optimizer_.param_groups:
+            group["lr"] = group["lr"] * scale
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            for group, rate in zip(net.optimizer_.param_groups, self.rates_):
+                group["lr"] = rate
+
+
+class _NTAveraging(Callback):
+    """Non-monotonically triggered weight averaging (AWD-LSTM's NT-ASGD).
+
+    After an epoch whose ``monitor`` loss is worse than the best of the
+    epochs before the last ``patience`` ones, the weights are averaged over
+    every later training step (:class:`torch.optim.swa_utils.AveragedModel`,
+    an equal-weight running mean). Validation runs with the averaged weights
+    (the training weights are put back when the next epoch starts), and at
+    the end of training the network keeps the averaged weights.
+    """
+
+    def __init__(self, patience, monitor="valid_loss"):
+        self.patience = patience
+        self.monitor = monitor
+
+    def initialize(self):
+        self.losses_ = []
+        self.averaged_ = None
+        self.training_weights_ = None
+        return self
+
+    def _put(self, net, weights):
+        with torch.no_grad():
+            for param, value in zip(net.network_.parameters(), weights):
+                param.copy_(value)
+
+    def _use_average(self, net):
+        """Swap the averaged weights in, keeping the training ones aside."""
+        if self.averaged_ is not None and self.averaged_.n_averaged > 0:
+            if self.training_weights_ is None:
+                self.training_weights_ = [
+                    p.detach().clone() for p in net.network_.parameters()
+                ]
+            self._put(net, self.averaged_.module.parameters())
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.training_weights_ is not None:
+            self._put(net, self.training_weights_)
+            self.training_weights_ = None
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training and self.training_weights_ is None:
+            self._use_average(net)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and self.averaged_ is not None:
+            self.averaged_.update_parameters(net.network_)
+
+    def on_epoch_end(self, net, **kwargs):
+        averaged = self.averaged_ is not None and bool(self.averaged_.n_averaged > 0)
+        net.history.record("averaging", averaged)
+        loss = net.history[-1, self.monitor]
+        previous = self.losses_
+        if (
+            self.averaged_ is None
+            and len(previous) > self.patience
+            and loss > min(previous[: -self.patience])
+        ):
+            self.averaged_ = AveragedModel(net.network_)
+        self.losses_.append(loss)
+
+    def on_train_end(self, net, **kwargs):
+        # the network keeps the averaged weights (also after an interrupt)
+        self._use_average(net)
+        self.training_weights_ = None

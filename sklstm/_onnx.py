@@ -220,8 +220,8 @@ def to_onnx(estimator, path):
     time_axes = {0: "batch", 1: "time"}
 
     if isinstance(estimator, SequenceLanguageModel):
-        lstm = isinstance(network.rnn, nn.LSTM)
-        state = torch.zeros(network.rnn.num_layers, batch, network.rnn.hidden_size)
+        lstm = network.rnn.cell == "lstm"
+        state = torch.zeros(network.rnn.num_layers, batch, network.rnn.num_hidden)
         wrapper = _NextWord(network, lstm)
         args = (X, state, state) if lstm else (X, state)
         state_in = ["h0", "c0"] if lstm else ["h0"]

@@ -6,9 +6,17 @@ They are public so that they can be reused in plain PyTorch or skorch code.
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["ConvBlock", "ConvFrontEnd", "Pooling", "RecurrentNetwork", "Standardize"]
+__all__ = [
+    "ConvBlock",
+    "ConvFrontEnd",
+    "Pooling",
+    "RecurrentNetwork",
+    "RecurrentStack",
+    "Standardize",
+]
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 _POOLINGS = ("last", "mean", "max", "attention")
@@ -17,6 +25,26 @@ _POOLINGS = ("last", "mean", "max", "attention")
 def _map_state(fn, state):
     """Apply ``fn`` to a recurrent state: a tensor, or a tuple (LSTM's h and c)."""
     return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
+
+
+def _keep_mask(shape, p, like):
+    """Dropout mask of ``shape``: 0 with probability ``p``, else ``1 / (1 - p)``.
+
+    Drawn as uniform numbers compared with ``p``, which on the CPU is several
+    times faster than ``bernoulli_`` (it matters for the large weight masks of
+    weight drop).
+    """
+    keep = torch.rand(shape, device=like.device) >= p
+    return keep.to(like.dtype) / (1 - p)
+
+
+def _masked_mean(values, mask):
+    """Mean of ``(batch, time, n)`` values over the steps that ``mask`` keeps
+    (all when None); 0 when none is kept."""
+    if mask is None:
+        return values.mean() if values.numel() else values.new_zeros(())
+    kept = mask[..., None].to(values.dtype)
+    return (values * kept).sum() / (kept.sum() * values.shape[-1]).clamp(min=1)
 
 
 def _step_mask(lengths, n_steps):
@@ -187,6 +215,154 @@ class Pooling(nn.Module):
         return torch.einsum("bt,btn->bn", torch.softmax(scores, dim=1), out)
 
 
+class RecurrentStack(nn.Module):
+    """Stacked recurrent layers, with the regularisers of AWD-LSTM.
+
+    Without ``locked_dropout`` the layers are one fused
+    :class:`torch.nn.LSTM` (or GRU, RNN) whose ``dropout`` acts between
+    layers; with it, one fused module per layer and a locked dropout mask
+    between them. Either way the state has PyTorch's layout
+    ``(num_layers * num_directions, batch, num_hidden)``.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}
+    n_inputs : int
+        Features per input step.
+    num_hidden : int
+        Units per layer and direction.
+    num_layers : int
+    bidirectional : bool
+    dropout : float
+        Dropout between layers.
+    locked_dropout : bool, default=False
+        Use one dropout mask per sequence, shared by all its steps
+        (variational dropout, Gal & Ghahramani 2016), between layers.
+    weight_dropout : float, default=0.0
+        DropConnect on the hidden-to-hidden weights (Merity et al. 2018):
+        in training, each forward call drops entries of every ``weight_hh``
+        matrix with this probability, one mask for all steps, and the fused
+        recurrent kernel runs with the dropped weights. Evaluation uses the
+        weights as they are.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.modules import RecurrentStack
+    >>> stack = RecurrentStack("lstm", 4, 8, num_layers=2, bidirectional=False,
+    ...                        dropout=0.3, locked_dropout=True, weight_dropout=0.5)
+    >>> out, (h, c) = stack(torch.zeros(3, 10, 4))
+    >>> out.shape, h.shape
+    (torch.Size([3, 10, 8]), torch.Size([2, 3, 8]))
+    """
+
+    def __init__(self, cell, n_inputs, num_hidden, num_layers, bidirectional,
+                 dropout, locked_dropout=False, weight_dropout=0.0):
+        super().__init__()
+        if not 0 <= weight_dropout < 1:
+            raise ValueError(f"weight_dropout must be in [0, 1), got {weight_dropout}.")
+        self.cell = cell
+        self.num_hidden = num_hidden
+        self.dropout = dropout
+        self.locked_dropout = locked_dropout
+        self.weight_dropout = weight_dropout
+        self.num_layers = num_layers
+        n_directions = 2 if bidirectional else 1
+        if locked_dropout and num_layers > 1:
+            self.layers = nn.ModuleList(
+                _CELLS[cell](
+                    n_inputs if i == 0 else num_hidden * n_directions,
+                    num_hidden,
+                    batch_first=True,
+                    bidirectional=bidirectional,
+                )
+                for i in range(num_layers)
+            )
+        else:
+            self.layers = nn.ModuleList([
+                _CELLS[cell](
+                    n_inputs,
+                    num_hidden,
+                    num_layers=num_layers,
+                    batch_first=True,
+                    bidirectional=bidirectional,
+                    dropout=dropout if num_layers > 1 else 0.0,
+                )
+            ])
+
+    def forward(self, X, lengths=None, state=None):
+        """X: ``(batch, time, n_inputs)``; returns the outputs of the last
+        layer ``(batch, time, num_hidden * num_directions)`` and the state.
+
+        With ``lengths`` and a bidirectional stack, each layer reads packed
+        sequences, so that the backward direction starts at each sequence's
+        last real step.
+        """
+        if len(self.layers) == 1:
+            return self._run(self.layers[0], X, lengths, state)
+        per_layer = 2 if self.layers[0].bidirectional else 1
+        states = []
+        for i, layer in enumerate(self.layers):
+            if i:
+                X = _locked_dropout(X, self.dropout, self.training)
+            layer_state = None if state is None else _map_state(
+                lambda s: s[i * per_layer : (i + 1) * per_layer], state
+            )
+            X, layer_state = self._run(layer, X, lengths, layer_state)
+            states.append(layer_state)
+        if isinstance(states[0], tuple):
+            return X, tuple(torch.cat(s) for s in zip(*states))
+        return X, torch.cat(states)
+
+    def _run(self, rnn, X, lengths, state):
+        """One fused module, with weight drop in training."""
+        packed = lengths is not None and rnn.bidirectional
+        if packed:
+            X = pack_padded_sequence(
+                X, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+        if self.training and self.weight_dropout:
+            # one mask per call, applied to the weights: the fused kernel
+            # still runs over all steps (Merity et al.'s WeightDrop)
+            dropped = {
+                name: getattr(rnn, name)
+                * _keep_mask(getattr(rnn, name).shape, self.weight_dropout,
+                             getattr(rnn, name))
+                for name in rnn._flat_weights_names
+                if name.startswith("weight_hh")
+            }
+            out, state = functional_call(rnn, dropped, (X, state))
+        else:
+            out, state = rnn(X, state)
+        if packed:
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=None)
+        return out, state
+
+
+def _locked_dropout(X, p, training=True):
+    """Dropout with one mask per sequence, shared by all its steps.
+
+    Parameters
+    ----------
+    X : tensor of shape (batch, time, features) or (batch, features)
+    p : float
+        Probability of dropping a feature.
+    training : bool, default=True
+        Identity when False.
+
+    Returns
+    -------
+    tensor
+        X with the same features zeroed at every step of a sequence, the
+        others scaled by ``1 / (1 - p)``.
+    """
+    if not training or not p:
+        return X
+    if X.ndim < 3:
+        return F.dropout(X, p, training=True)
+    return X * _keep_mask((X.shape[0], 1, X.shape[2]), p, X)
+
+
 class RecurrentNetwork(nn.Module):
     """A recurrent network: input layer, convolutions, recurrent stack, pooling, head.
 
@@ -267,9 +443,34 @@ class RecurrentNetwork(nn.Module):
     pooling : {"last", "mean", "max", "attention"}, default="last"
         How the per-step outputs become one vector per sequence when
         ``per_step=False`` (see :class:`Pooling`); always over real steps.
+    locked_dropout : bool, default=False
+        Make ``dropout`` variational (Gal & Ghahramani 2016): one mask per
+        sequence, shared by all its steps, on the inputs of the recurrent
+        layers, between them and on their outputs.
+    embedding_dropout : float, default=0.0
+        In training, drop whole words: each vocabulary entry's embedding is
+        zeroed with this probability (one draw per forward call, so a dropped
+        word is dropped at every step of the window) and the others scaled by
+        ``1 / (1 - p)``. Token inputs only.
+    weight_dropout : float, default=0.0
+        DropConnect on the hidden-to-hidden weights of the recurrent layers
+        (see :class:`RecurrentStack`).
+    activation_penalty : float, default=0.0
+        Activation regularisation (AR, Merity et al. 2017): in training,
+        ``activation_penalty`` times the mean square of the last recurrent
+        layer's outputs after dropout, over the real steps.
+    temporal_penalty : float, default=0.0
+        Temporal activation regularisation (TAR): ``temporal_penalty`` times
+        the mean square of the change of the last layer's outputs (before
+        dropout) from one real step to the next.
+
+    In training mode with a penalty set, each forward call stores the
+    penalty term as ``penalty_`` (a scalar tensor in the graph) for the loss
+    to add; it is None otherwise.
 
     The parts, read in order: ``scaler`` (or ``embedding`` for tokens),
-    ``frontend``, ``rnn``, ``pool``, ``head``; absent parts are None.
+    ``frontend``, ``rnn`` (a :class:`RecurrentStack`), ``pool``, ``head``;
+    absent parts are None.
 
     Examples
     --------
@@ -326,8 +527,25 @@ class RecurrentNetwork(nn.Module):
         conv_kernel_size=7,
         conv_stride=2,
         pooling="last",
+        locked_dropout=False,
+        embedding_dropout=0.0,
+        weight_dropout=0.0,
+        activation_penalty=0.0,
+        temporal_penalty=0.0,
     ):
         super().__init__()
+        if embedding_dropout and vocab_size is None:
+            raise ValueError("embedding_dropout needs token inputs (vocab_size).")
+        if not 0 <= embedding_dropout < 1:
+            raise ValueError(
+                f"embedding_dropout must be in [0, 1), got {embedding_dropout}."
+            )
+        self.dropout_p = dropout
+        self.locked_dropout = locked_dropout
+        self.embedding_dropout = embedding_dropout
+        self.activation_penalty = activation_penalty
+        self.temporal_penalty = temporal_penalty
+        self.penalty_ = None
         self.compute_dtype = compute_dtype
         self.softmax_cutoff = softmax_cutoff
         self.batch_invariant_eval = batch_invariant_eval
@@ -354,13 +572,9 @@ class RecurrentNetwork(nn.Module):
                 n_inputs, conv_layers, conv_channels, conv_kernel_size, conv_stride
             )
             n_inputs = conv_channels
-        self.rnn = _CELLS[cell](
-            n_inputs,
-            num_hidden,
-            num_layers=num_layers,
-            batch_first=True,
-            bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0,
+        self.rnn = RecurrentStack(
+            cell, n_inputs, num_hidden, num_layers, bidirectional, dropout,
+            locked_dropout=locked_dropout, weight_dropout=weight_dropout,
         )
         self.dropout = nn.Dropout(dropout)
         n_directions = 2 if bidirectional else 1
@@ -426,25 +640,20 @@ class RecurrentNetwork(nn.Module):
 
     def _forward(self, X, lengths, state, return_state):
         if self.embedding is not None:
-            X = self.embedding(X)
+            X = self._embed(X)
         elif self.scaler is not None:
             X = self.scaler(X)
         if self.frontend is not None:
             X, lengths = self.frontend(X, lengths)
-        X = self.dropout(X)
-        packed = lengths is not None and self.bidirectional
-        if packed:
-            # The backward direction must start at each sequence's last real
-            # step, so variable-length bidirectional input is packed.
-            X = pack_padded_sequence(
-                X, lengths.cpu(), batch_first=True, enforce_sorted=False
-            )
-        out, state = self.rnn(X, state)
-        if packed:
-            out, _ = pad_packed_sequence(out, batch_first=True)
+        X = self._dropout(X)
+        out, state = self.rnn(X, lengths, state)
+        raw = out
         if self.pool is not None:
             out = self.pool(out, lengths)
-        out = self.dropout(out)
+        out = self._dropout(out)
+        self.penalty_ = None
+        if self.training and (self.activation_penalty or self.temporal_penalty):
+            self.penalty_ = self._activation_penalties(raw, out, lengths)
         if self.softmax_cutoff is not None:
             if not self.training:
                 out = self._two_level_log_proba(out)
@@ -453,6 +662,36 @@ class RecurrentNetwork(nn.Module):
         else:
             out = self._exact_linear(out, self.head.weight, self.head.bias)
         return (out, state) if return_state else out
+
+    def _embed(self, X):
+        """Token embeddings; in training, whole words dropped."""
+        if not (self.training and self.embedding_dropout):
+            return self.embedding(X)
+        weight = self.embedding.weight
+        mask = _keep_mask((weight.shape[0], 1), self.embedding_dropout, weight)
+        return F.embedding(X, weight * mask)
+
+    def _dropout(self, X):
+        if self.locked_dropout:
+            return _locked_dropout(X, self.dropout_p, self.training)
+        return self.dropout(X)
+
+    def _activation_penalties(self, raw, dropped, lengths):
+        """AR on the (dropped) outputs and TAR on the raw outputs of the last
+        recurrent layer, as means over real steps, in float32."""
+        raw = raw.float()
+        mask = _step_mask(lengths, raw.shape[1])
+        penalty = raw.new_zeros(())
+        if self.activation_penalty:
+            # per-step outputs are what was dropped; pooled ones are one per
+            # sequence, so AR is taken on the dropped last-layer outputs then
+            square = (dropped.float() if dropped.ndim == 3 else raw).pow(2)
+            penalty = penalty + self.activation_penalty * _masked_mean(square, mask)
+        if self.temporal_penalty:
+            change = (raw[:, 1:] - raw[:, :-1]).pow(2)
+            pairs = None if mask is None else mask[:, 1:]
+            penalty = penalty + self.temporal_penalty * _masked_mean(change, pairs)
+        return penalty
 
     def _linear(self, features, weight, bias):
         """``F.linear``; in evaluation with ``batch_invariant_eval``, exact."""

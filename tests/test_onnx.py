@@ -132,7 +132,15 @@ def test_text_classifier_takes_token_ids(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "params", [{}, dict(cell="gru"), dict(softmax_cutoff=4, tie_weights=True)]
+    "params",
+    [
+        {},
+        dict(cell="gru"),
+        dict(softmax_cutoff=4, tie_weights=True),
+        # one recurrent module per layer (locked dropout between them)
+        dict(locked_dropout=True, weight_dropout=0.5, embedding_dropout=0.1,
+             optimizer="nt-asgd", lr=1.0, averaging_patience=1),
+    ],
 )
 def test_language_model_next_word_and_state(params, tmp_path):
     lm = SequenceLanguageModel(num_hidden=8, max_epochs=2, batch_size=4, random_state=0, **params)
