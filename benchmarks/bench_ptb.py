@@ -7,6 +7,7 @@ Run alone (no other torch process on the machine)::
     .venv/bin/python benchmarks/bench_ptb.py softmax --softmax-cutoff 1000 --num-hidden 384 --precision bfloat16
     .venv/bin/python benchmarks/bench_ptb.py quality --config small30
     .venv/bin/python benchmarks/bench_ptb.py slice --set '{"tie_weights": true}'
+    .venv/bin/python benchmarks/bench_ptb.py regularizers --num-hidden 384 --precision bfloat16
 
 ``throughput`` compares training tokens per second of
 ``SequenceLanguageModel.fit`` with a plain PyTorch truncated-BPTT loop that
@@ -23,6 +24,11 @@ against sklstm with the full softmax, both in ``--precision``.
 ``quality`` trains a documented configuration on the full training set,
 printing the validation perplexity per epoch, then the test perplexity
 (tokens including ``<eos>``) and the training time.
+
+``regularizers`` times sklstm with each AWD-LSTM regulariser (and all of
+them together) against the same model without any, alternating the two, on
+the same tokens, and prints the ratios of training tokens per second; it
+also times NT-ASGD's averaging step against a training step.
 
 ``slice`` trains one epoch on the first ``--sentences`` training sentences
 with the TensorFlow tutorial's small recipe (2x200, untied, no dropout,
@@ -111,6 +117,15 @@ CONFIGS = {
     "sgd_2h": dict(num_hidden=650, num_layers=2, dropout=0.4, tie_weights=False,
                    optimizer="sgd", lr=20.0, clip_grad_norm=0.25, softmax_cutoff=1000,
                    lr_schedule="cosine", max_epochs=18, precision="bfloat16"),
+    # two-hour budget with AWD-LSTM's regularisers: sgd_30_2l_tied01 with
+    # locked dropout, embedding dropout, weight drop, AR/TAR and variable
+    # windows, trained four times as long
+    "awd_2h": dict(num_hidden=384, num_layers=2, dropout=0.35, locked_dropout=True,
+                   embedding_dropout=0.1, weight_dropout=0.25,
+                   activation_penalty=2.0, temporal_penalty=1.0, variable_bptt=True,
+                   tie_weights=True, init_range=0.1, optimizer="sgd", lr=20.0,
+                   clip_grad_norm=0.25, softmax_cutoff=1000, lr_schedule="cosine",
+                   max_epochs=45, precision="bfloat16"),
     # the reference recipe with a cosine decay over 11 epochs
     "small30": dict(num_hidden=200, num_layers=2, dropout=0.2, tie_weights=True,
                     optimizer="sgd", lr=20.0, clip_grad_norm=0.25,
@@ -220,13 +235,64 @@ def throughput(train, n_tokens, repeats, precision, num_hidden, cutoff):
     print(f"throughput ratio sklstm / plain PyTorch (tokens/s): {1 / ratio:.3f}")
 
 
-def quality(train, valid, test, config):
+# AWD-LSTM's regularisers, at its Penn Treebank settings
+REGULARIZERS = {
+    "locked dropout": dict(locked_dropout=True),
+    "embedding dropout 0.1": dict(embedding_dropout=0.1),
+    "weight drop 0.5": dict(weight_dropout=0.5),
+    "AR 2 + TAR 1": dict(activation_penalty=2.0, temporal_penalty=1.0),
+    "variable windows": dict(variable_bptt=True),
+}
+
+
+def regularizers(train, n_tokens, repeats, precision, num_hidden, cutoff):
+    sentences = training_text(train, n_tokens)
+    params = {**THROUGHPUT, "num_hidden": num_hidden, "softmax_cutoff": cutoff,
+              "precision": precision, "init_range": 0.1, "dropout": 0.4}
+    plain = timed_model(params)
+    ratios = {}
+    everything = {k: v for setting in REGULARIZERS.values() for k, v in setting.items()}
+    for name, setting in [*REGULARIZERS.items(), ("all of them", everything)]:
+        regularised = timed_model(params, **setting)
+        ratio = compare(
+            f"{name}: training time for {n_tokens} tokens, 2x{num_hidden}, {precision}",
+            lambda: regularised.fit(sentences),
+            lambda: plain.fit(sentences),
+            repeats=repeats,
+            per=1,
+            labels=(name, "no regulariser"),
+        )
+        ratios[name] = 1 / ratio
+    # NT-ASGD: after its trigger, every step also updates the running average
+    module = plain.net_.module_
+    averaged = torch.optim.swa_utils.AveragedModel(
+        module, multi_avg_fn=torch.optim.swa_utils.get_swa_multi_avg_fn())
+    n_steps = 50
+    t0 = time.perf_counter()
+    for _ in range(n_steps):
+        averaged.update_parameters(module)
+    update_s = (time.perf_counter() - t0) / n_steps
+    step_s = plain.history_["dur"].iloc[-1] / plain.history_["train_batch_count"].iloc[-1]
+    ratios["NT-ASGD averaging"] = step_s / (step_s + update_s)
+    print(f"NT-ASGD: averaging update {update_s * 1e3:.2f} ms per step, training "
+          f"step {step_s * 1e3:.1f} ms")
+    print("tokens per second relative to no regulariser:")
+    for name, ratio in ratios.items():
+        print(f"  {name:<24} {ratio:.3f}")
+
+
+def quality(train, valid, test, config, history_csv=None):
     params = CONFIGS[config]
     lm = SequenceLanguageModel(**params, random_state=0, verbose=1)
     t0 = time.perf_counter()
     lm.fit(train, X_val=valid)
     fit_s = time.perf_counter() - t0
     print(lm.history_[["train_loss", "valid_loss", "valid_ppl", "dur"]].to_string())
+    if history_csv:
+        # per-epoch validation perplexity against training minutes (docs figure)
+        curve = lm.history_[["valid_ppl"]].assign(
+            minutes=lm.history_["dur"].cumsum() / 60, config=config)
+        curve.to_csv(history_csv, mode="a", header=not os.path.exists(history_csv))
     t0 = time.perf_counter()
     ppl = lm.perplexity(test)
     print(f"config {config} {params}: test perplexity {ppl:.1f}, validation "
@@ -249,7 +315,8 @@ def recipe_slice(train, valid, n_sentences, overrides):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["throughput", "softmax", "quality", "slice"])
+    parser.add_argument("what", choices=["throughput", "softmax", "quality", "slice",
+                                         "regularizers"])
     parser.add_argument("--tokens", type=int, default=60_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--config", choices=sorted(CONFIGS), default="sgd_30_2l_tied01")
@@ -265,6 +332,9 @@ def main():
                         help="slice: training sentences (half of PTB by default)")
     parser.add_argument("--set", type=json.loads, default={},
                         help="slice: JSON of SequenceLanguageModel parameters")
+    parser.add_argument("--history-csv", default=None,
+                        help="quality: append the per-epoch validation perplexity "
+                             "and training minutes to this CSV")
     args = parser.parse_args()
     if "SKLSTM_DATA" not in os.environ and (SHARED / "ptb").is_dir():
         os.environ["SKLSTM_DATA"] = str(SHARED)
@@ -273,6 +343,11 @@ def main():
     if args.what == "throughput":
         throughput(train, args.tokens, args.repeats, args.precision, args.num_hidden,
                    args.softmax_cutoff)
+    elif args.what == "regularizers":
+        if args.precision == "compare":
+            parser.error("regularizers compares at one precision")
+        regularizers(train, args.tokens, args.repeats, args.precision, args.num_hidden,
+                     args.softmax_cutoff)
     elif args.what == "slice":
         recipe_slice(train, valid, args.sentences, args.set)
     elif args.what == "softmax":
@@ -281,7 +356,7 @@ def main():
         softmax(train, args.tokens, args.repeats, args.precision, args.num_hidden,
                 args.softmax_cutoff or 1000)
     else:
-        quality(train, valid, test, args.config)
+        quality(train, valid, test, args.config, args.history_csv)
 
 
 if __name__ == "__main__":
