@@ -17,7 +17,13 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",
 ]
+# figures drawn from recorded benchmark figures (docs/*.csv) at build time
+plot_working_directory = str(Path(__file__).resolve().parent)
+plot_include_source = False
+plot_html_show_source_link = False
+plot_formats = [("png", 100)]
 
 # the gallery runs its examples in quick mode (fewer epochs, less data) unless
 # the caller asks otherwise with SKLSTM_QUICK=0

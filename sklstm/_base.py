@@ -63,6 +63,8 @@ _ARCHITECTURE_CONSTRAINTS = {
     "conv_layers": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
     "conv_channels": [Interval(Integral, 1, None, closed="left")],
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
+    "locked_dropout": ["boolean"],
+    "weight_dropout": [Interval(Real, 0, 1, closed="left")],
 }
 # ... and of those that predict one output per sequence
 _MANY_TO_ONE_CONSTRAINTS = {
@@ -437,6 +439,8 @@ class _BaseSequenceEstimator(BaseEstimator):
             "conv_stride": self._conv_stride(),
             # per-step estimators (the tagger) have no pooling
             "pooling": "last" if self._per_step else self.pooling,
+            "locked_dropout": self.locked_dropout,
+            "weight_dropout": self.weight_dropout,
         }
 
     def _optimizer_class(self):

@@ -111,6 +111,14 @@ conv_channels : int, default=64
     Channels of each convolution block.
 conv_kernel_size : int, default=7
     Steps each convolution reads.
+locked_dropout : bool, default=False
+    Make ``dropout`` variational ("locked", Gal & Ghahramani 2016): one mask
+    per sequence, shared by all its steps, on the recurrent layers' inputs,
+    between them and on their outputs.
+weight_dropout : float, default=0.0
+    DropConnect on the recurrent hidden-to-hidden weights (AWD-LSTM's weight
+    drop): in training, one mask per batch on the weight matrices, so the
+    fused recurrent kernel keeps its speed. Prediction uses all weights.
 """
 
 MANY_TO_ONE_PARAMETERS = """\

@@ -96,6 +96,8 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         conv_layers="auto",
         conv_channels=64,
         conv_kernel_size=7,
+        locked_dropout=False,
+        weight_dropout=0.0,
         conv_stride=2,
         pooling="max",
         normalize_y=True,
@@ -127,6 +129,8 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.conv_layers = conv_layers
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size
+        self.locked_dropout = locked_dropout
+        self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride
         self.pooling = pooling
         self.normalize_y = normalize_y

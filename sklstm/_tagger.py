@@ -145,6 +145,8 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         conv_layers="auto",
         conv_channels=64,
         conv_kernel_size=7,
+        locked_dropout=False,
+        weight_dropout=0.0,
         class_weight=None,
         bptt=None,
     ):
@@ -175,6 +177,8 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.conv_layers = conv_layers
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size
+        self.locked_dropout = locked_dropout
+        self.weight_dropout = weight_dropout
         self.class_weight = class_weight
         self.bptt = bptt
 

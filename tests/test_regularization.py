@@ -337,3 +337,60 @@ def test_bad_options_are_refused(params, match, tmp_path):
         params["checkpoint_dir"] = tmp_path
     with pytest.raises(ValueError, match=match):
         SequenceLanguageModel(**{**FAST, **params}).fit(TEXT)
+
+
+# -- the numeric estimators: locked dropout and weight drop ---------------------
+RAGGED_RNG = np.random.RandomState(0)
+RAGGED = [RAGGED_RNG.normal(size=(RAGGED_RNG.randint(5, 40), 2)) for _ in range(40)]
+LABELS = np.array([int(x[:, 0].sum() > 0) for x in RAGGED])
+REGULARISED = dict(num_hidden=8, num_layers=2, dropout=0.3, locked_dropout=True,
+                   weight_dropout=0.4, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("Estimator", ["classifier", "regressor", "tagger"])
+def test_numeric_estimators_take_the_regularisers(Estimator, bidirectional):
+    from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
+
+    short, other = RAGGED[0][:7], RAGGED[1][:3]
+    long_ = np.ones((60, 2))
+    if Estimator == "tagger":
+        y = [(x[:, 0] > 0).astype(int) for x in RAGGED]
+        est = SequenceTagger(bidirectional=bidirectional, **REGULARISED).fit(RAGGED, y)
+        alone = [est.predict_proba([s])[0] for s in (short, other)]
+        batched = est.predict_proba([short, long_, other])
+        np.testing.assert_allclose(batched[0], alone[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
+    else:
+        if Estimator == "classifier":
+            est = SequenceClassifier(bidirectional=bidirectional, **REGULARISED)
+            predict = est.fit(RAGGED, LABELS).predict_proba
+        else:
+            est = SequenceRegressor(bidirectional=bidirectional, **REGULARISED)
+            est.fit(RAGGED, LABELS.astype(float))
+
+            def predict(X):
+                return est.predict(X)[:, None]
+
+        # prediction uses whole weights, no dropout: padding and batch-mates
+        # change nothing, and two calls agree
+        alone = np.concatenate([predict([s]) for s in (short, other)])
+        batched = predict([short, long_, other])
+        np.testing.assert_allclose(batched[[0, 2]], alone, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(predict(RAGGED), predict(RAGGED))
+    stack = est.net_.module_.rnn
+    assert len(stack.layers) == 2 and stack.weight_dropout == 0.4
+    pickled = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(
+        np.concatenate(pickled.predict(RAGGED[:5])) if Estimator == "tagger"
+        else pickled.predict(RAGGED[:5]),
+        np.concatenate(est.predict(RAGGED[:5])) if Estimator == "tagger"
+        else est.predict(RAGGED[:5]),
+    )
+
+
+def test_weight_dropout_parameter_is_validated():
+    from sklstm import SequenceClassifier
+
+    with pytest.raises(ValueError, match="weight_dropout"):
+        SequenceClassifier(weight_dropout=1.0).fit(RAGGED, LABELS)
