@@ -335,7 +335,7 @@ class RecurrentStack(nn.Module):
         else:
             out, state = rnn(X, state)
         if packed:
-            out, _ = pad_packed_sequence(out, batch_first=True, total_length=None)
+            out, _ = pad_packed_sequence(out, batch_first=True)
         return out, state
 
 
