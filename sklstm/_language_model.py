@@ -692,9 +692,13 @@ class _NTAveraging(Callback):
             for param, value in zip(net.network_.parameters(), weights):
                 param.copy_(value)
 
+    def _averaging(self):
+        """Whether an average exists (at least one step since the trigger)."""
+        return self.averaged_ is not None and bool(self.averaged_.n_averaged > 0)
+
     def _use_average(self, net):
         """Swap the averaged weights in, keeping the training ones aside."""
-        if self.averaged_ is not None and self.averaged_.n_averaged > 0:
+        if self._averaging():
             if self.training_weights_ is None:
                 self.training_weights_ = [
                     p.detach().clone() for p in net.network_.parameters()
@@ -715,8 +719,7 @@ class _NTAveraging(Callback):
             self.averaged_.update_parameters(net.network_)
 
     def on_epoch_end(self, net, **kwargs):
-        averaged = self.averaged_ is not None and bool(self.averaged_.n_averaged > 0)
-        net.history.record("averaging", averaged)
+        net.history.record("averaging", self._averaging())
         loss = net.history[-1, self.monitor]
         previous = self.losses_
         if (

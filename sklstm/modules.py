@@ -264,7 +264,6 @@ class RecurrentStack(nn.Module):
         self.cell = cell
         self.num_hidden = num_hidden
         self.dropout = dropout
-        self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.num_layers = num_layers
         n_directions = 2 if bidirectional else 1
@@ -324,12 +323,14 @@ class RecurrentStack(nn.Module):
         if self.training and self.weight_dropout:
             # one mask per call, applied to the weights: the fused kernel
             # still runs over all steps (Merity et al.'s WeightDrop)
-            dropped = {
+            hidden = {
                 name: getattr(rnn, name)
-                * _keep_mask(getattr(rnn, name).shape, self.weight_dropout,
-                             getattr(rnn, name))
                 for name in rnn._flat_weights_names
                 if name.startswith("weight_hh")
+            }
+            dropped = {
+                name: w * _keep_mask(w.shape, self.weight_dropout, w)
+                for name, w in hidden.items()
             }
             out, state = functional_call(rnn, dropped, (X, state))
         else:
@@ -540,7 +541,6 @@ class RecurrentNetwork(nn.Module):
             raise ValueError(
                 f"embedding_dropout must be in [0, 1), got {embedding_dropout}."
             )
-        self.dropout_p = dropout
         self.locked_dropout = locked_dropout
         self.embedding_dropout = embedding_dropout
         self.activation_penalty = activation_penalty
@@ -673,7 +673,7 @@ class RecurrentNetwork(nn.Module):
 
     def _dropout(self, X):
         if self.locked_dropout:
-            return _locked_dropout(X, self.dropout_p, self.training)
+            return _locked_dropout(X, self.dropout.p, self.training)
         return self.dropout(X)
 
     def _activation_penalties(self, raw, dropped, lengths):
@@ -683,8 +683,8 @@ class RecurrentNetwork(nn.Module):
         mask = _step_mask(lengths, raw.shape[1])
         penalty = raw.new_zeros(())
         if self.activation_penalty:
-            # per-step outputs are what was dropped; pooled ones are one per
-            # sequence, so AR is taken on the dropped last-layer outputs then
+            # per-step networks: the dropped outputs; pooled ones dropped one
+            # vector per sequence, so AR takes their raw per-step outputs
             square = (dropped.float() if dropped.ndim == 3 else raw).pow(2)
             penalty = penalty + self.activation_penalty * _masked_mean(square, mask)
         if self.temporal_penalty:
