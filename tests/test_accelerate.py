@@ -57,6 +57,7 @@ def test_window_iterator_gives_each_process_its_columns():
 _CHILD = textwrap.dedent(
     """
     import json, sys
+    from pathlib import Path
     import numpy as np, torch
     from accelerate import Accelerator
     from sklstm import SequenceClassifier, SequenceLanguageModel
@@ -76,7 +77,10 @@ _CHILD = textwrap.dedent(
         accelerator=accelerator, softmax_cutoff=5,
     ).fit(text)
     lm_params = torch.cat([p.detach().flatten() for p in lm.net_.module_.parameters()])
-    print(json.dumps(dict(
+    # one file per rank: two processes printing long lines to one pipe
+    # can interleave them
+    out = Path(sys.argv[1]) / f"rank{accelerator.process_index}.json"
+    out.write_text(json.dumps(dict(
         rank=accelerator.process_index,
         n_processes=accelerator.num_processes,
         params=params.tolist(),
@@ -88,7 +92,7 @@ _CHILD = textwrap.dedent(
         lm_perplexity=lm.perplexity(text),
         lm_shard=[getattr(lm.net_, "iterator_train__shard", 0),
                   getattr(lm.net_, "iterator_train__num_shards", 1)],
-    )), flush=True)
+    )))
     """
 )
 
@@ -103,20 +107,22 @@ def _run(tmp_path, n_processes):
     pytest.importorskip("accelerate", reason="data-parallel training needs accelerate")
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
+    results = tmp_path / f"results{n_processes}"
+    results.mkdir()
     if n_processes == 1:
-        command = [sys.executable, str(script)]
+        command = [sys.executable, str(script), str(results)]
     else:
         command = [
             sys.executable, "-m", "torch.distributed.run",
             f"--nproc_per_node={n_processes}", f"--master_port={_free_port()}",
-            str(script),
+            str(script), str(results),
         ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    return sorted(
-        (json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")),
-        key=lambda r: r["rank"],
-    )
+    return [
+        json.loads((results / f"rank{rank}.json").read_text())
+        for rank in range(n_processes)
+    ]
 
 
 def test_two_processes_train_one_model(tmp_path):
