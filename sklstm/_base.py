@@ -25,7 +25,7 @@ from skorch.dataset import ValidSplit, unpack_data
 from ._checkpoint import Checkpointer, checkpoint_path, fingerprint, read_checkpoint
 from ._checkpoint import restore_training
 from ._data import BatchIterator, check_sequences, feature_stats, pad_sequences
-from .modules import _POOLINGS, RecurrentNetwork, _map_state
+from .modules import _POOLINGS, NetworkEnsemble, RecurrentNetwork, _map_state
 from .preprocessing._vocabulary import Vocabulary, is_text
 
 _OPTIMIZERS = {
@@ -49,6 +49,11 @@ _PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 _AUTO_EPOCHS = 80
 _AUTO_MIN_STEPS = 500
 
+# n_networks="auto": an ensemble of this many networks for training sets of at
+# most _AUTO_ENSEMBLE_MAX_SAMPLES sequences, one network for larger ones
+_AUTO_ENSEMBLE_SIZE = 5
+_AUTO_ENSEMBLE_MAX_SAMPLES = 1000
+
 # conv_layers="auto": strided blocks until sequences are at most this long
 _AUTO_CONV_TARGET = 64
 
@@ -71,6 +76,7 @@ _MANY_TO_ONE_CONSTRAINTS = {
     **_ARCHITECTURE_CONSTRAINTS,
     "conv_stride": [Interval(Integral, 1, None, closed="left")],
     "pooling": [StrOptions(set(_POOLINGS))],
+    "n_networks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
 }
 
 
@@ -142,6 +148,14 @@ class _SequenceNet(NeuralNet):
         return getattr(self.module_, "module", self.module_)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        if getattr(self.network_, "member_outputs", False):
+            # an ensemble in training: the mean of its networks' losses (the
+            # recorded loss; train_step_single back-propagates their sum)
+            losses = [self._loss(out, y_true, X, training) for out in y_pred]
+            return sum(losses) / len(losses)
+        return self._loss(y_pred, y_true, X, training)
+
+    def _loss(self, y_pred, y_true, X=None, training=False):
         network = self.network_
         if network.training and getattr(network, "softmax_cutoff", None):
             # a two-level softmax: the module returned the features before its
@@ -204,7 +218,14 @@ class _SequenceNet(NeuralNet):
         penalty = getattr(self.network_, "penalty_", None)
         if penalty is not None:
             self.network_.penalty_ = None  # the module keeps no graph
-        self._backward(loss if penalty is None else loss + penalty)
+        objective = loss
+        if getattr(self.network_, "member_outputs", False):
+            # the networks of an ensemble each follow the gradient of their own
+            # loss, as if trained alone: the sum of their losses, not the mean
+            # (which would shrink every gradient, and Adam's steps change
+            # with it through eps)
+            objective = loss * len(y_pred)
+        self._backward(objective if penalty is None else objective + penalty)
         return {"loss": loss, "y_pred": y_pred}
 
     def _backward(self, loss):
@@ -253,8 +274,8 @@ class _BaseSequenceEstimator(BaseEstimator):
     Subclasses define ``__init__`` (scikit-learn needs every parameter in
     its signature), ``fit``, the predict methods and ``_criterion``; they
     train through ``_fit_net``, which builds the skorch net. Class attributes
-    ``_per_step``, ``_tabular_2d`` and ``_plateau_patience`` adapt the shared
-    behaviour.
+    ``_per_step``, ``_tabular_2d``, ``_plateau_patience`` and
+    ``_ensemble_combine`` adapt the shared behaviour.
     """
 
     _parameter_constraints = {
@@ -285,6 +306,9 @@ class _BaseSequenceEstimator(BaseEstimator):
     # -- hooks for subclasses -------------------------------------------------
     _partial_call = False  # True while partial_fit trains (one constant-rate pass)
     _per_step = False  # one output per step rather than per sequence
+    # how an ensemble (n_networks) combines its networks' outputs; None for
+    # estimators without the parameter
+    _ensemble_combine = None
     _tabular_2d = True  # 2-D X: columns are a fixed number of steps
     _plateau_patience = 1  # epochs without progress before the "plateau" cut
 
@@ -405,6 +429,13 @@ class _BaseSequenceEstimator(BaseEstimator):
                 n_steps = (n_steps + 2 * pad - self.conv_kernel_size) // stride + 1
                 n_layers += 1
         self.n_conv_layers_ = n_layers
+        if self._ensemble_combine is not None:
+            n_networks = self.n_networks
+            if n_networks == "auto":
+                # partial_fit sees one chunk of data of unknown total size
+                small = len(X) <= _AUTO_ENSEMBLE_MAX_SAMPLES and not self._partial_call
+                n_networks = _AUTO_ENSEMBLE_SIZE if small else 1
+            self.n_networks_ = n_networks
 
     def _conv_stride(self):
         """The front-end's stride: 1 where every step needs its own output."""
@@ -441,7 +472,16 @@ class _BaseSequenceEstimator(BaseEstimator):
             "pooling": "last" if self._per_step else self.pooling,
             "locked_dropout": self.locked_dropout,
             "weight_dropout": self.weight_dropout,
+            **self._ensemble_params(),
         }
+
+    def _ensemble_params(self):
+        """Module parameters that make a :class:`NetworkEnsemble`; none for
+        one network (a plain :class:`RecurrentNetwork`)."""
+        n_networks = getattr(self, "n_networks_", 1)
+        if n_networks == 1:
+            return {}
+        return {"n_networks": n_networks, "combine": self._ensemble_combine}
 
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):
@@ -548,7 +588,9 @@ class _BaseSequenceEstimator(BaseEstimator):
                 net_params["iterator_train__num_shards"] = self.accelerator.num_processes
                 net_params["iterator_train__shard"] = self.accelerator.process_index
         net = net_class(
-            module=RecurrentNetwork,
+            module=(
+                NetworkEnsemble if "n_networks" in module_params else RecurrentNetwork
+            ),
             criterion=criterion,
             optimizer=self._optimizer_class(),
             lr=self.lr,

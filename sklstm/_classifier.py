@@ -119,10 +119,14 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         Column names, when fitted on a pandas DataFrame with string columns.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
-        :class:`~sklstm.modules.RecurrentNetwork`.
+        :class:`~sklstm.modules.RecurrentNetwork`, or with several networks
+        the :class:`~sklstm.modules.NetworkEnsemble` of them.
     n_conv_layers_ : int
         Number of convolution blocks in front of the recurrent layers
         (``conv_layers``, resolved for ``"auto"``).
+    n_networks_ : int
+        Number of networks whose predictions are averaged (``n_networks``,
+        resolved for ``"auto"``).
     n_iter_ : int
         Number of epochs the network has been trained.
     history_ : pandas.DataFrame
@@ -159,6 +163,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         **_MANY_TO_ONE_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
+    _ensemble_combine = "proba"
 
     def __init__(
         self,
@@ -194,6 +199,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         weight_dropout=0.0,
         conv_stride=2,
         pooling="max",
+        n_networks="auto",
         class_weight=None,
     ):
         self.cell = cell
@@ -228,6 +234,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride
         self.pooling = pooling
+        self.n_networks = n_networks
 
     def _stratify_validation(self, y):
         return torch.bincount(y).min() >= 2

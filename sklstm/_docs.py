@@ -132,6 +132,17 @@ pooling : {"last", "mean", "max", "attention"}, default="max"
     The defaults of the classifier and the regressor (bidirectional, max
     pooling) were chosen by cross-validation on the training splits of
     archive data sets (see the benchmarks page).
+n_networks : int or "auto", default="auto"
+    Number of networks trained side by side, each from its own random start
+    and on its own loss, whose predictions are averaged (class
+    probabilities, or regression values): a deep ensemble
+    (:class:`~sklstm.modules.NetworkEnsemble`), more accurate and less
+    dependent on ``random_state`` than one network on small data sets, at
+    ``n_networks`` times the cost. ``"auto"`` trains 5 networks on training
+    sets of at most 1,000 sequences and one on larger ones (and in
+    ``partial_fit``, whose data comes in chunks); learned as
+    ``n_networks_``. Chosen by cross-validation on the training splits of
+    archive data sets (see the benchmarks page).
 """
 
 _TEXTS = {

@@ -41,6 +41,9 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     n_conv_layers_ : int
         Number of convolution blocks in front of the recurrent layers
         (``conv_layers``, resolved for ``"auto"``).
+    n_networks_ : int
+        Number of networks whose predictions are averaged (``n_networks``,
+        resolved for ``"auto"``).
     n_iter_ : int
         Number of epochs the network has been trained.
     history_ : pandas.DataFrame
@@ -65,6 +68,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         **_MANY_TO_ONE_CONSTRAINTS,
         "normalize_y": ["boolean"],
     }
+    _ensemble_combine = "mean"
 
     def __init__(
         self,
@@ -100,6 +104,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         weight_dropout=0.0,
         conv_stride=2,
         pooling="max",
+        n_networks="auto",
         normalize_y=True,
     ):
         self.cell = cell
@@ -133,6 +138,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride
         self.pooling = pooling
+        self.n_networks = n_networks
         self.normalize_y = normalize_y
 
     @_fit_context(prefer_skip_nested_validation=True)

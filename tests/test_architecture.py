@@ -121,7 +121,7 @@ def test_auto_front_end_depth_from_the_training_length(length, expected):
 
 def test_text_gets_no_automatic_front_end():
     texts = ["good film " * 40, "bad film " * 40] * 4
-    clf = SequenceClassifier(max_epochs=1, num_hidden=4).fit(texts, [1, 0] * 4)
+    clf = SequenceClassifier(max_epochs=1, num_hidden=4, n_networks=1).fit(texts, [1, 0] * 4)
     assert clf.n_conv_layers_ == 0 and clf.net_.module_.scaler is None
 
 
@@ -143,8 +143,8 @@ def test_long_series_are_learned():
 def test_standardize_makes_the_scale_irrelevant(ragged):
     X, y = ragged
     X_big = [x * 1e30 + 1e31 for x in X]
-    clf = SequenceClassifier(**FAST).fit(X, y)
-    clf_big = SequenceClassifier(**FAST).fit(X_big, y)
+    clf = SequenceClassifier(n_networks=1, **FAST).fit(X, y)
+    clf_big = SequenceClassifier(n_networks=1, **FAST).fit(X_big, y)
     module = clf_big.net_.module_
     assert module.scaler is not None
     np.testing.assert_allclose(module.scaler.mean.numpy(), 1e31 * np.ones(2), rtol=1e-2)
@@ -159,8 +159,8 @@ def test_standardize_makes_the_scale_irrelevant(ragged):
 
 def test_tiny_scales_are_standardized_too(ragged):
     X, y = ragged
-    clf = SequenceClassifier(**FAST).fit(X, y)
-    clf_tiny = SequenceClassifier(**FAST).fit([x * 1e-30 for x in X], y)
+    clf = SequenceClassifier(n_networks=1, **FAST).fit(X, y)
+    clf_tiny = SequenceClassifier(n_networks=1, **FAST).fit([x * 1e-30 for x in X], y)
     np.testing.assert_allclose(
         clf_tiny.net_.module_.scaler.scale.numpy(),
         1e-30 * clf.net_.module_.scaler.scale.numpy(), rtol=1e-4,
@@ -171,7 +171,7 @@ def test_tiny_scales_are_standardized_too(ragged):
     )
     # a constant feature keeps scale 1
     X_const = [np.column_stack([x[:, 0], np.full(len(x), 5.0)]) for x in X]
-    clf = SequenceClassifier(**FAST).fit(X_const, y)
+    clf = SequenceClassifier(n_networks=1, **FAST).fit(X_const, y)
     assert clf.net_.module_.scaler.scale[1] == 1.0
 
 
@@ -227,7 +227,7 @@ def test_grid_search_and_pickle_over_the_new_parameters():
     X = rng.normal(size=(40, 100, 2)) * [1.0, 1e3]
     y = (X[:, :50, 0].mean(axis=1) > 0).astype(int)
     grid = {"pooling": ["max", "last"], "conv_layers": [0, "auto"]}
-    search = GridSearchCV(SequenceClassifier(**FAST), grid, cv=2).fit(X, y)
+    search = GridSearchCV(SequenceClassifier(n_networks=1, **FAST), grid, cv=2).fit(X, y)
     assert len(search.cv_results_["params"]) == 4
     clf = search.best_estimator_
     assert clf.n_conv_layers_ in (0, 1)
@@ -247,7 +247,7 @@ def test_bfloat16_mixed_precision(ragged, Estimator):
         y = y.astype(float)
     params = dict(conv_layers=1, conv_channels=8, conv_stride=1, **FAST)
     if Estimator is not SequenceTagger:
-        params["conv_stride"] = 2
+        params.update(conv_stride=2, n_networks=1)
     else:
         del params["conv_stride"]
     est = Estimator(precision="bfloat16", **{**params, "max_epochs": 10}).fit(X, y)

@@ -153,6 +153,7 @@ _CHILD = textwrap.dedent(
 
     clf = SequenceClassifier(
         max_epochs=6, batch_size=8, num_layers=2, dropout=0.2, random_state=0,
+        n_networks=1,
         checkpoint_dir=None if directory == "-" else directory,
         callbacks=[Slow()] if slow else None,
     ).fit(X, y)

@@ -66,7 +66,9 @@ def test_bad_targets(y, match):
 def test_classifier_on_text_with_unknown_words():
     texts = ["good film", "great fun", "bad film", "awful plot"] * 10
     labels = ["pos", "pos", "neg", "neg"] * 10
-    clf = SequenceClassifier(num_hidden=8, embedding_dim=6, max_epochs=30, lr=0.05, random_state=0)
+    clf = SequenceClassifier(
+        num_hidden=8, embedding_dim=6, max_epochs=30, lr=0.05, random_state=0, n_networks=1
+    )
     clf.fit(texts, labels)
     assert clf.score(texts, labels) == 1.0
     assert clf.net_.module_.embedding.embedding_dim == 6

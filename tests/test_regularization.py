@@ -374,10 +374,10 @@ def test_numeric_estimators_take_the_regularisers(Estimator, bidirectional):
         np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
     else:
         if Estimator == "classifier":
-            est = SequenceClassifier(bidirectional=bidirectional, **REGULARISED)
+            est = SequenceClassifier(bidirectional=bidirectional, n_networks=1, **REGULARISED)
             predict = est.fit(RAGGED, LABELS).predict_proba
         else:
-            est = SequenceRegressor(bidirectional=bidirectional, **REGULARISED)
+            est = SequenceRegressor(bidirectional=bidirectional, n_networks=1, **REGULARISED)
             est.fit(RAGGED, LABELS.astype(float))
 
             def predict(X):

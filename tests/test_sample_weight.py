@@ -45,7 +45,7 @@ def test_tagger_weighs_every_step_of_a_sequence():
 def test_weighted_loss_is_a_weighted_mean():
     X, y = _conflicting(8)
     w = np.array([1, 2, 3, 4, 5, 6, 7, 8], dtype=float)
-    clf = SequenceClassifier(max_epochs=1, class_weight="balanced", num_hidden=4)
+    clf = SequenceClassifier(max_epochs=1, class_weight="balanced", num_hidden=4, n_networks=1)
     clf.fit(X, y, sample_weight=w)
     net = clf.net_
     logits = torch.randn(8, 2)
