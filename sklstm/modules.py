@@ -818,7 +818,9 @@ class NetworkEnsemble(nn.Module):
                 "(softmax_cutoff) trains on features and is not supported."
             )
         if not (isinstance(n_networks, int) and n_networks >= 1):
-            raise ValueError(f"n_networks must be a positive integer, got {n_networks!r}.")
+            raise ValueError(
+                f"n_networks must be a positive integer, got {n_networks!r}."
+            )
         self.combine = combine
         self.networks = nn.ModuleList(
             RecurrentNetwork(**network_params) for _ in range(n_networks)

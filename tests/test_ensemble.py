@@ -7,20 +7,14 @@ import pytest
 import torch
 
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
-from sklstm._data import pad_sequences
 from sklstm._base import _AUTO_ENSEMBLE_MAX_SAMPLES, _AUTO_ENSEMBLE_SIZE
+from sklstm._data import pad_sequences
 from sklstm.modules import NetworkEnsemble, RecurrentNetwork
 
+# the architecture tests' ragged data (a fixture) and invariance check
+from test_architecture import _assert_padding_and_batch_invariant, ragged  # noqa: F401
+
 FAST = dict(num_hidden=8, max_epochs=3, batch_size=16, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def ragged():
-    """2-feature sequences of 5 to 59 steps; label: sign of the first feature's sum."""
-    rng = np.random.RandomState(0)
-    X = [rng.normal(size=(rng.randint(5, 60), 2)) for _ in range(48)]
-    y = np.array([int(x[:, 0].sum() > 0) for x in X])
-    return X, y
 
 
 def _padded(X):
@@ -137,8 +131,6 @@ def test_auto_size_follows_the_training_set(Estimator):
 
 @pytest.mark.parametrize("conv_layers", [0, 2])
 def test_ensembles_never_depend_on_padding_or_batch(ragged, conv_layers):
-    from test_architecture import _assert_padding_and_batch_invariant
-
     X, y = ragged
     params = dict(n_networks=3, conv_layers=conv_layers, conv_channels=8, **FAST)
     clf = SequenceClassifier(**params).fit(X, y)
