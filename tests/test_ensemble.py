@@ -213,3 +213,24 @@ def test_each_network_follows_the_gradient_of_its_own_loss(ragged):
         own = torch.nn.functional.cross_entropy(member(Xp, lengths), yt)
         expected = torch.autograd.grad(own, member.head.weight)[0]
         torch.testing.assert_close(member.head.weight.grad, expected)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"precision": "bfloat16"},
+        {"early_stopping": True, "max_epochs": 6, "n_iter_no_change": 2},
+        {"class_weight": "balanced"},
+        {"weight_dropout": 0.3, "dropout": 0.2, "locked_dropout": True},
+        {"pooling": "attention", "conv_layers": 1, "conv_channels": 4},
+    ],
+    ids=["bfloat16", "early stopping", "class weight", "regularised", "attention"],
+)
+def test_other_options_train_ensembles(ragged, options):
+    X, y = ragged
+    clf = SequenceClassifier(n_networks=2, **{**FAST, **options}).fit(X, y)
+    assert isinstance(clf.net_.module_, NetworkEnsemble)
+    assert np.isfinite(clf.history_["train_loss"]).all()
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    _assert_padding_and_batch_invariant(clf.predict_proba, X)
