@@ -50,9 +50,12 @@ _AUTO_EPOCHS = 80
 _AUTO_MIN_STEPS = 500
 
 # n_networks="auto": an ensemble of this many networks for training sets of at
-# most _AUTO_ENSEMBLE_MAX_SAMPLES sequences, one network for larger ones
+# most _AUTO_ENSEMBLE_MAX_SAMPLES sequences and _AUTO_ENSEMBLE_MAX_STEPS time
+# steps in all (about a minute of training on a 2-core CPU), one network for
+# larger ones
 _AUTO_ENSEMBLE_SIZE = 5
 _AUTO_ENSEMBLE_MAX_SAMPLES = 1000
+_AUTO_ENSEMBLE_MAX_STEPS = 100_000
 
 # conv_layers="auto": strided blocks until sequences are at most this long
 _AUTO_CONV_TARGET = 64
@@ -433,7 +436,12 @@ class _BaseSequenceEstimator(BaseEstimator):
             n_networks = self.n_networks
             if n_networks == "auto":
                 # partial_fit sees one chunk of data of unknown total size
-                small = len(X) <= _AUTO_ENSEMBLE_MAX_SAMPLES and not self._partial_call
+                n_steps = X.shape[1] * len(X) if lengths is None else lengths.sum()
+                small = (
+                    len(X) <= _AUTO_ENSEMBLE_MAX_SAMPLES
+                    and int(n_steps) <= _AUTO_ENSEMBLE_MAX_STEPS
+                    and not self._partial_call
+                )
                 n_networks = _AUTO_ENSEMBLE_SIZE if small else 1
             self.n_networks_ = n_networks
 

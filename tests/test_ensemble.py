@@ -7,7 +7,11 @@ import pytest
 import torch
 
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
-from sklstm._base import _AUTO_ENSEMBLE_MAX_SAMPLES, _AUTO_ENSEMBLE_SIZE
+from sklstm._base import (
+    _AUTO_ENSEMBLE_MAX_SAMPLES,
+    _AUTO_ENSEMBLE_MAX_STEPS,
+    _AUTO_ENSEMBLE_SIZE,
+)
 from sklstm._data import pad_sequences
 from sklstm.modules import NetworkEnsemble, RecurrentNetwork
 
@@ -123,6 +127,9 @@ def test_auto_size_follows_the_training_set(Estimator):
     assert isinstance(est.net_.module_, NetworkEnsemble)
     assert est.fit(large, np.arange(len(large)) % 2).n_networks_ == 1
     assert isinstance(est.net_.module_, RecurrentNetwork)
+    # long series: the time steps in all count too
+    long_series = rng.normal(size=(20, _AUTO_ENSEMBLE_MAX_STEPS // 20 + 1, 1))
+    assert est.fit(long_series, np.arange(20) % 2).n_networks_ == 1
     # partial_fit streams chunks of a data set of unknown size: one network
     est = Estimator(**params)
     kwargs = {"classes": [0, 1]} if Estimator is SequenceClassifier else {}
