@@ -125,13 +125,13 @@ MANY_TO_ONE_PARAMETERS = """\
 conv_stride : int, default=2
     Stride of each convolution block: each block shortens the sequences
     this many times.
-pooling : {"last", "mean", "max", "attention"}, default="max"
+pooling : {"last", "mean", "max", "attention"}, default=%(default_pooling)s
     How the recurrent outputs of all steps become one vector per sequence:
     the output after the last real step, their mean or maximum over the real
     steps, or an attention-weighted mean (weights scored by a linear layer).
-    The defaults of the classifier and the regressor (bidirectional, max
-    pooling) were chosen by cross-validation on the training splits of
-    archive data sets (see the benchmarks page).
+    The defaults (bidirectional layers; the classifier takes the maximum,
+    the regressor the mean) were chosen by cross-validation on the training
+    splits of archive data sets (see the benchmarks page).
 n_networks : int or "auto", default="auto"
     Number of networks trained side by side, each from its own random start
     and on its own loss, whose predictions are averaged (class

@@ -103,7 +103,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         locked_dropout=False,
         weight_dropout=0.0,
         conv_stride=2,
-        pooling="max",
+        pooling="mean",
         n_networks="auto",
         normalize_y=True,
     ):
