@@ -435,11 +435,11 @@ class _BaseSequenceEstimator(BaseEstimator):
         if self._ensemble_combine is not None:
             n_networks = self.n_networks
             if n_networks == "auto":
-                # partial_fit sees one chunk of data of unknown total size
                 n_steps = X.shape[1] * len(X) if lengths is None else lengths.sum()
                 small = (
                     len(X) <= _AUTO_ENSEMBLE_MAX_SAMPLES
                     and int(n_steps) <= _AUTO_ENSEMBLE_MAX_STEPS
+                    # partial_fit sees one chunk of data of unknown total size
                     and not self._partial_call
                 )
                 n_networks = _AUTO_ENSEMBLE_SIZE if small else 1

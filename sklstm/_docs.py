@@ -141,9 +141,8 @@ n_networks : int or "auto", default="auto"
     ``n_networks`` times the cost. ``"auto"`` trains 5 networks on training
     sets of at most 1,000 sequences and 100,000 time steps in all, and one
     on larger ones (and in ``partial_fit``, whose data comes in chunks);
-    learned as
-    ``n_networks_``. Chosen by cross-validation on the training splits of
-    archive data sets (see the benchmarks page).
+    learned as ``n_networks_``. Chosen by cross-validation on the training
+    splits of archive data sets (see the benchmarks page).
 """
 
 _TEXTS = {
