@@ -97,24 +97,6 @@ def test_every_network_learns_and_predictions_average_them(ragged):
     )
 
 
-def test_ensemble_beats_noise_of_single_networks():
-    """On a small noisy task, the ensemble's accuracy is at least the mean
-    accuracy of its networks trained alone."""
-    rng = np.random.RandomState(1)
-    X = rng.normal(size=(120, 20, 1))
-    y = (X[:, :, 0].mean(axis=1) + 0.3 * rng.normal(size=120) > 0).astype(int)
-    X_test = rng.normal(size=(300, 20, 1))
-    y_test = (X_test[:, :, 0].mean(axis=1) > 0).astype(int)
-    params = dict(num_hidden=8, max_epochs=15, batch_size=16)
-    single = [
-        SequenceClassifier(n_networks=1, random_state=s, **params)
-        .fit(X, y).score(X_test, y_test)
-        for s in range(3)
-    ]
-    ensemble = SequenceClassifier(n_networks=3, random_state=0, **params).fit(X, y)
-    assert ensemble.score(X_test, y_test) >= np.mean(single) - 0.01
-
-
 @pytest.mark.parametrize("Estimator", [SequenceClassifier, SequenceRegressor])
 def test_auto_size_follows_the_training_set(Estimator):
     rng = np.random.RandomState(0)
