@@ -214,6 +214,14 @@ class BatchIterator:
     padded tensor, so a batch is a single indexing operation. Padding beyond
     the longest sequence of a batch is trimmed.
 
+    The ``ceil(n / batch_size)`` batches of an epoch are balanced: their
+    sizes differ by at most one (200 sequences in batches of 64 make four
+    batches of 50, not 64, 64, 64 and 8). A small remainder batch would
+    take a full optimiser step on the gradient of a few sequences, and
+    matrix products of a few rows round differently with the number of
+    threads (Intel MKL), so the same fit would differ between a process
+    with two torch threads and a worker with one.
+
     Parameters
     ----------
     dataset : skorch.dataset.Dataset or torch.utils.data.Subset of one
@@ -248,11 +256,15 @@ class BatchIterator:
     def _batches(self, order, n):
         """Row selections (slices or index tensors) of this process's batches."""
         if self.num_shards == 1:
-            for start in range(0, n, self.batch_size):
-                if order is None:
-                    yield slice(start, start + self.batch_size)
-                else:
-                    yield order[start : start + self.batch_size]
+            # as many batches as batch_size gives, of sizes that differ by at
+            # most one: no small remainder batch (see the class docstring)
+            n_batches = max(-(-n // self.batch_size), 1)
+            size, n_larger = divmod(n, n_batches)
+            start = 0
+            for i in range(n_batches):
+                stop = start + size + (i < n_larger)
+                yield slice(start, stop) if order is None else order[start:stop]
+                start = stop
             return
         order = torch.arange(n) if order is None else order
         size = self.batch_size * self.num_shards

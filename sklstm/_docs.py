@@ -45,8 +45,10 @@ max_epochs : int or "auto", default=80
     ``"auto"``: 80, or more on small data sets so that training makes at
     least 500 gradient steps.
 batch_size : int, default=64
-    Sequences per training mini-batch. Prediction uses batches of at least
-    1024 sequences.
+    Sequences per training mini-batch, at most: an epoch makes
+    ``ceil(n_samples / batch_size)`` batches whose sizes differ by at most
+    one (200 sequences: four batches of 50). Prediction uses batches of at
+    least 1024 sequences.
 lr : float, default=%(default_lr)s
     Learning rate (the peak rate with ``lr_schedule="onecycle"``).
 optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
