@@ -66,3 +66,43 @@ def test_estimators_come_back_from_the_workers(client, data):
     for est_remote, est_local in zip(remote["estimator"], local["estimator"]):
         assert est_remote.n_iter_ == 5
         np.testing.assert_array_equal(est_remote.predict_proba(X), est_local.predict_proba(X))
+
+
+def _dask_ml_search_classes():
+    """dask-ml's incremental searches, where they run with this dask."""
+    dask_ml_selection = pytest.importorskip(
+        "dask_ml.model_selection", reason="dask-ml is not installed (pip install dask-ml)"
+    )
+    import dask
+
+    if tuple(int(v) for v in dask.__version__.split(".")[:2]) >= (2025, 3):
+        pytest.skip(
+            f"dask-ml's incremental searches fail with dask {dask.__version__} "
+            "before they reach the estimator (dask/dask-ml#1016); they run with "
+            "dask and distributed 2025.2"
+        )
+    return dask_ml_selection.IncrementalSearchCV, dask_ml_selection.HyperbandSearchCV
+
+
+def test_dask_ml_incremental_searches_drive_partial_fit(client):
+    IncrementalSearchCV, HyperbandSearchCV = _dask_ml_search_classes()
+    import dask.array as da
+
+    rng = np.random.RandomState(0)
+    # 2-D: dask-ml's validation split handles two-dimensional X only
+    X = rng.normal(size=(200, 10)).astype(np.float32)
+    y = (X.sum(axis=1) > 0).astype(int)
+    Xd, yd = da.from_array(X, chunks=(50, 10)), da.from_array(y, chunks=50)
+    est = SequenceClassifier(num_hidden=8, random_state=0)
+    for search in (
+        IncrementalSearchCV(est, {"cell": ["lstm", "gru"]}, n_initial_parameters=2,
+                            max_iter=3, random_state=0),
+        HyperbandSearchCV(est, {"cell": ["lstm", "gru"]}, max_iter=3, random_state=0),
+    ):
+        search.fit(Xd, yd, classes=[0, 1])
+        assert set(search.cv_results_["param_cell"]) <= {"lstm", "gru"}
+        best = search.best_estimator_
+        # trained by partial_fit calls on the workers, one chunk each
+        assert best.n_iter_ >= 1 and list(best.classes_) == [0, 1]
+        assert best.predict(X).shape == (200,)
+        assert 0.5 < search.best_score_ <= 1.0
