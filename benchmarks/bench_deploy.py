@@ -10,7 +10,10 @@ it with :func:`sklstm.to_onnx` and predicts the other 1,038,576 strings with
 the estimator's ``predict`` and with ONNX Runtime (labels from the graph),
 alternating the two; it prints the medians and their ratio for the
 estimator's evaluation batch size and for larger batches, and checks that
-the labels agree.
+the labels agree. Last, the same strings through a graph of one ONNX
+``LSTM`` node shaped like the network's recurrent layer and nothing else
+(no scaling, lengths, pooling or output layer): a lower bound on the time of
+any ONNX Runtime graph of this network, against the whole ``predict``.
 
 ``files`` trains the 2x384 Penn Treebank configuration of
 ``bench_ptb.py`` (``sgd_30_2l_tied01``) for one epoch with ``checkpoint_dir``
@@ -79,6 +82,56 @@ def bench_onnx(repeats):
             per=1,
             labels=("ONNX Runtime", "SequenceClassifier.predict"),
         )
+    # the bound: ONNX Runtime's LSTM kernel alone, on the same strings
+    lstm_alone = _lstm_node_session(onnxruntime, clf.net_.module_.rnn)
+    X_time_major = np.ascontiguousarray(X_test.transpose(1, 0, 2))
+
+    def onnx_lstm_alone():
+        for i in range(0, len(X_test), eval_batch):
+            lstm_alone.run(None, {"X": X_time_major[:, i : i + eval_batch]})
+
+    compare(
+        f"the same strings through ONNX Runtime's LSTM node alone, batches of {eval_batch}",
+        onnx_lstm_alone,
+        lambda: clf.predict(X[10_000:]),
+        repeats=repeats,
+        per=1,
+        labels=("ONNX Runtime LSTM node alone", "SequenceClassifier.predict (whole network)"),
+    )
+
+
+def _lstm_node_session(onnxruntime, stack):
+    """An ONNX Runtime session of one ``LSTM`` node shaped like the
+    network's recurrent layer (time-major input, no lengths, nothing
+    around it): a lower bound on any graph of the network. Random weights
+    of the same shapes; they do not change the time."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rnn = stack.layers[0]
+    if stack.cell != "lstm" or stack.num_layers != 1:
+        raise ValueError("the bound is built for one LSTM layer")
+    hidden, n_inputs = rnn.hidden_size, rnn.input_size
+    n_dirs = 2 if rnn.bidirectional else 1
+    rng = np.random.RandomState(0)
+    weights = {
+        "W": rng.normal(scale=0.3, size=(n_dirs, 4 * hidden, n_inputs)),
+        "R": rng.normal(scale=0.3, size=(n_dirs, 4 * hidden, hidden)),
+        "B": np.zeros((n_dirs, 8 * hidden)),
+    }
+    node = helper.make_node(
+        "LSTM", ["X", "W", "R", "B"], ["Y"], hidden_size=hidden,
+        direction="bidirectional" if n_dirs == 2 else "forward",
+    )
+    graph = helper.make_graph(
+        [node], "lstm_alone",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["time", "batch", n_inputs])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w.astype(np.float32), name) for name, w in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    return onnxruntime.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
 
 
 class _TimedCheckpointer(Checkpointer):
