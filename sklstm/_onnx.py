@@ -78,6 +78,28 @@ class _NextWord(nn.Module):
         return (out, *state) if self.lstm else (out, state)
 
 
+def _fold_input_scaling(network):
+    """Fold each network's input standardisation into the input weights of
+    its first recurrent layer, where that layer reads the scaled input
+    directly (no convolutional front-end): ``W (x - m) / s + b`` is
+    ``(W / s) x + (b - W m / s)``. The graph loses two operations over the
+    whole input; the outputs agree with torch's to float32 rounding.
+    Padded steps stay unread, as before."""
+    for net in getattr(network, "networks", [network]):
+        layer = net.rnn.layers[0]
+        if net.scaler is None or net.frontend is not None or not layer.bias:
+            continue
+        mean, scale = net.scaler.mean.double(), net.scaler.scale.double()
+        with torch.no_grad():
+            for suffix in ("", "_reverse") if layer.bidirectional else ("",):
+                weight = getattr(layer, f"weight_ih_l0{suffix}")
+                bias = getattr(layer, f"bias_ih_l0{suffix}")
+                folded = weight.double() / scale
+                bias.copy_(bias.double() - folded @ mean)
+                weight.copy_(folded)
+        net.scaler = None
+
+
 def _string_or_number_tensor(values, name):
     """An ONNX constant holding class labels (numbers or strings)."""
     onnx = _onnx()
@@ -204,6 +226,7 @@ def to_onnx(estimator, path):
     # the output layer in float32: ONNX Runtime crashes optimising the
     # float64 product that makes torch's outputs batch-invariant
     network.batch_invariant_eval = False
+    _fold_input_scaling(network)
     metadata = {"sklstm_class": type(estimator).__name__}
     text = hasattr(estimator, "vocabulary_")
     if text:

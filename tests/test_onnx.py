@@ -189,3 +189,23 @@ def test_export_leaves_the_estimator_untouched(tmp_path):
     sklstm.to_onnx(clf, tmp_path / "m.onnx")
     assert clf.net_.module_.batch_invariant_eval
     np.testing.assert_array_equal(clf.predict_proba(RAGGED), before)
+
+
+@pytest.mark.parametrize("conv_layers, folded", [(0, True), (1, False)])
+def test_input_scaling_folded_into_the_first_recurrent_layer(conv_layers, folded, tmp_path):
+    import onnx
+
+    X = [x * 1000 - 300 for x in RAGGED]  # far from standardised
+    clf = SequenceClassifier(**SMALL, conv_layers=conv_layers, n_networks=2).fit(
+        X, np.arange(40) % 2
+    )
+    path = sklstm.to_onnx(clf, tmp_path / "m.onnx")
+    ops = [node.op_type for node in onnx.load(path).graph.node]
+    # without a front-end the scaling lives in the recurrent weights; a
+    # convolution pads with zeros in scaled units, so there it stays apart
+    assert ("Div" not in ops) == folded
+    session = ort.InferenceSession(path)
+    X_pad, lengths = _padded(X)
+    proba, _ = session.run(None, {"X": X_pad, "lengths": lengths})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
+    assert all(net.scaler is not None for net in clf.net_.module_.networks)
