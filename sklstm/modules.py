@@ -325,8 +325,11 @@ class RecurrentStack(nn.Module):
         """One fused module, with weight drop in training."""
         packed = lengths is not None and rnn.bidirectional
         if packed:
+            # an exported LSTM/GRU node takes its lengths in any order: no
+            # sorting in the graph (the traced example's lengths are sorted)
             X = pack_padded_sequence(
-                X, lengths.cpu(), batch_first=True, enforce_sorted=False
+                X, lengths.cpu(), batch_first=True,
+                enforce_sorted=torch.onnx.is_in_onnx_export(),
             )
         if self.training and self.weight_dropout:
             # one mask per call, applied to the weights: the fused kernel
