@@ -25,7 +25,7 @@ from skorch.dataset import ValidSplit, unpack_data
 from ._checkpoint import Checkpointer, checkpoint_path, fingerprint, read_checkpoint
 from ._checkpoint import restore_training
 from ._data import BatchIterator, check_sequences, feature_stats, pad_sequences
-from .modules import _POOLINGS, NetworkEnsemble, RecurrentNetwork, _map_state
+from .modules import _CONV_POOLINGS, _POOLINGS, NetworkEnsemble, RecurrentNetwork, _map_state
 from .preprocessing._vocabulary import Vocabulary, is_text
 
 _OPTIMIZERS = {
@@ -79,6 +79,7 @@ _MANY_TO_ONE_CONSTRAINTS = {
     **_ARCHITECTURE_CONSTRAINTS,
     "conv_stride": [Interval(Integral, 1, None, closed="left")],
     "pooling": [StrOptions(set(_POOLINGS))],
+    "conv_pooling": [StrOptions(set(_CONV_POOLINGS)), None],
     "n_networks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
 }
 
@@ -478,6 +479,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             "conv_stride": self._conv_stride(),
             # per-step estimators (the tagger) have no pooling
             "pooling": "last" if self._per_step else self.pooling,
+            "conv_pooling": None if self._per_step else self.conv_pooling,
             "locked_dropout": self.locked_dropout,
             "weight_dropout": self.weight_dropout,
             **self._ensemble_params(),

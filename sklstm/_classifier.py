@@ -199,6 +199,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         weight_dropout=0.0,
         conv_stride=2,
         pooling="max",
+        conv_pooling="max",
         n_networks="auto",
         class_weight=None,
     ):
@@ -234,6 +235,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride
         self.pooling = pooling
+        self.conv_pooling = conv_pooling
         self.n_networks = n_networks
 
     def _stratify_validation(self, y):

@@ -134,6 +134,15 @@ pooling : {"last", "mean", "max", "attention"}, default=%(default_pooling)s
     The defaults (bidirectional layers; the classifier takes the maximum,
     the regressor the mean) were chosen by cross-validation on the training
     splits of archive data sets (see the benchmarks page).
+conv_pooling : {"mean", "max"} or None, default=%(default_conv_pooling)s
+    When set, the outputs of the last convolution block (if there is one)
+    are also pooled over the real steps, the mean or the maximum of each
+    channel, and the output layer reads them beside the pooled recurrent
+    outputs: a shortcut from the convolutions to the output, as LSTM-FCN
+    joins its convolutional and recurrent branches. None: the output layer
+    reads the recurrent outputs only. The defaults (the maximum for the
+    classifier, none for the regressor) were chosen by cross-validation on
+    the training splits of archive data sets (see the benchmarks page).
 n_networks : int or "auto", default="auto"
     Number of networks trained side by side, each from its own random start
     and on its own loss, whose predictions are averaged (class

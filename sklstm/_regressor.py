@@ -104,6 +104,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         weight_dropout=0.0,
         conv_stride=2,
         pooling="mean",
+        conv_pooling=None,
         n_networks="auto",
         normalize_y=True,
     ):
@@ -138,6 +139,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride
         self.pooling = pooling
+        self.conv_pooling = conv_pooling
         self.n_networks = n_networks
         self.normalize_y = normalize_y
 

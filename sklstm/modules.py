@@ -23,6 +23,8 @@ __all__ = [
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 _POOLINGS = ("last", "mean", "max", "attention")
+# poolings of the convolution front-end's outputs (conv_pooling)
+_CONV_POOLINGS = ("mean", "max")
 
 
 def _map_state(fn, state):
@@ -455,6 +457,12 @@ class RecurrentNetwork(nn.Module):
     pooling : {"last", "mean", "max", "attention"}, default="last"
         How the per-step outputs become one vector per sequence when
         ``per_step=False`` (see :class:`Pooling`); always over real steps.
+    conv_pooling : {"mean", "max"} or None, default=None
+        When set (with a front-end and ``per_step=False``), the front-end's
+        outputs are also pooled over their real steps, and the head reads
+        them beside the pooled recurrent outputs: a shortcut from the
+        convolutions to the head, as LSTM-FCN joins its convolutional and
+        recurrent branches.
     locked_dropout : bool, default=False
         Make ``dropout`` variational (Gal & Ghahramani 2016): one mask per
         sequence, shared by all its steps, on the inputs of the recurrent
@@ -481,8 +489,8 @@ class RecurrentNetwork(nn.Module):
     to add; it is None otherwise.
 
     The parts, read in order: ``scaler`` (or ``embedding`` for tokens),
-    ``frontend``, ``rnn`` (a :class:`RecurrentStack`), ``pool``, ``head``;
-    absent parts are None.
+    ``frontend``, ``rnn`` (a :class:`RecurrentStack`), ``pool`` (and
+    ``conv_pool``, beside it), ``head``; absent parts are None.
 
     Examples
     --------
@@ -501,6 +509,14 @@ class RecurrentNetwork(nn.Module):
     ...                        conv_layers=2, pooling="mean")
     >>> net(torch.zeros(4, 400, 3)).shape
     torch.Size([4, 2])
+
+    The same, with the maxima of the convolutions' channels passed to the
+    head beside the maxima of the recurrent outputs:
+
+    >>> net = RecurrentNetwork(n_features=3, n_outputs=2, bidirectional=True,
+    ...                        conv_layers=2, pooling="max", conv_pooling="max")
+    >>> net.head
+    Linear(in_features=112, out_features=2, bias=True)
 
     A language model with a two-level softmax:
 
@@ -539,6 +555,7 @@ class RecurrentNetwork(nn.Module):
         conv_kernel_size=7,
         conv_stride=2,
         pooling="last",
+        conv_pooling=None,
         locked_dropout=False,
         embedding_dropout=0.0,
         weight_dropout=0.0,
@@ -565,6 +582,12 @@ class RecurrentNetwork(nn.Module):
         self.per_step = per_step
         self.bidirectional = bidirectional
         self.embedding = self.scaler = self.frontend = self.pool = None
+        self.conv_pool = None
+        if conv_pooling is not None and conv_pooling not in _CONV_POOLINGS:
+            raise ValueError(
+                f"conv_pooling must be one of {_CONV_POOLINGS} or None, got "
+                f"{conv_pooling!r}."
+            )
         if vocab_size is not None:
             embedding_dim = num_hidden if embedding_dim is None else embedding_dim
             self.embedding = nn.Embedding(vocab_size, embedding_dim)
@@ -589,9 +612,13 @@ class RecurrentNetwork(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         n_directions = 2 if bidirectional else 1
+        n_head_inputs = num_hidden * n_directions
         if not per_step:
-            self.pool = Pooling(pooling, num_hidden * n_directions, bidirectional)
-        self.head = nn.Linear(num_hidden * n_directions, n_outputs)
+            self.pool = Pooling(pooling, n_head_inputs, bidirectional)
+            if conv_pooling is not None and self.frontend is not None:
+                self.conv_pool = Pooling(conv_pooling, conv_channels)
+                n_head_inputs += conv_channels
+        self.head = nn.Linear(n_head_inputs, n_outputs)
         if init_range is not None:
             if not init_range > 0:
                 raise ValueError(f"init_range must be positive or None, got {init_range}.")
@@ -661,6 +688,8 @@ class RecurrentNetwork(nn.Module):
         raw = out
         if self.pool is not None:
             out = self.pool(out, lengths)
+        if self.conv_pool is not None:
+            out = torch.cat([out, self.conv_pool(X, lengths)], dim=-1)
         out = self._dropout(out)
         self.penalty_ = None
         if self.training and (self.activation_penalty or self.temporal_penalty):

@@ -45,6 +45,59 @@ def test_padding_never_changes_a_prediction(ragged, pooling, conv_layers, bidire
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
 
 
+@pytest.mark.parametrize("conv_pooling", ["mean", "max"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_conv_pooling_never_depends_on_padding(ragged, conv_pooling, bidirectional):
+    X, y = ragged
+    params = dict(conv_layers=2, conv_channels=8, conv_pooling=conv_pooling,
+                  bidirectional=bidirectional)
+    clf = SequenceClassifier(**params, **FAST).fit(X, y)
+    assert clf.net_.module_.networks[0].conv_pool is not None
+    _assert_padding_and_batch_invariant(clf.predict_proba, X)
+    reg = SequenceRegressor(**params, **FAST).fit(X, y.astype(float))
+    _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
+
+
+@pytest.mark.parametrize("conv_pooling", ["mean", "max"])
+def test_conv_pooling_feeds_the_pooled_front_end_to_the_head(conv_pooling):
+    torch.manual_seed(0)
+    net = RecurrentNetwork(
+        n_features=2, n_outputs=3, num_hidden=4, bidirectional=True, conv_layers=2,
+        conv_channels=5, pooling="max", conv_pooling=conv_pooling,
+        batch_invariant_eval=False,
+    ).eval()
+    assert net.head.in_features == 2 * 4 + 5
+    X, lengths = torch.randn(3, 30, 2), torch.tensor([30, 17, 4])
+    features, conv_lengths = net.frontend(X, lengths)
+    recurrent, _ = net.rnn(features, conv_lengths)
+    expected = net.head(torch.cat([
+        net.pool(recurrent, conv_lengths),
+        # the front-end's channels pooled over each sequence's real steps
+        torch.stack([
+            getattr(f[:n], "amax" if conv_pooling == "max" else "mean")(dim=0)
+            for f, n in zip(features, conv_lengths)
+        ]),
+    ], dim=-1))
+    torch.testing.assert_close(net(X, lengths), expected)
+
+
+def test_conv_pooling_needs_a_front_end_and_one_output_per_sequence(ragged):
+    assert RecurrentNetwork(conv_layers=0, conv_pooling="max").conv_pool is None
+    per_step = RecurrentNetwork(per_step=True, conv_layers=1, conv_stride=1,
+                                conv_pooling="max")
+    assert per_step.conv_pool is None and per_step.head.in_features == 24
+    with pytest.raises(ValueError, match="conv_pooling must be one of"):
+        RecurrentNetwork(conv_layers=1, conv_pooling="last")
+    # the classifier's default pools the front-end; short sequences have none
+    X, y = ragged
+    clf = SequenceClassifier(n_networks=1, **FAST).fit([x[:20] for x in X], y)
+    assert clf.n_conv_layers_ == 0 and clf.net_.module_.conv_pool is None
+    clf = SequenceClassifier(n_networks=1, conv_layers=1, **FAST).fit(X, y)
+    assert clf.net_.module_.conv_pool.mode == "max"
+    reg = SequenceRegressor(n_networks=1, conv_layers=1, **FAST).fit(X, y * 1.0)
+    assert reg.net_.module_.conv_pool is None
+
+
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_tagger_front_end_keeps_one_label_per_step(ragged, bidirectional):
     X, _ = ragged
@@ -207,6 +260,7 @@ def test_auto_epochs_in_fit():
         ({"conv_layers": -1}, "'conv_layers' parameter"),
         ({"conv_layers": "deep"}, "'conv_layers' parameter"),
         ({"pooling": "sum"}, "'pooling' parameter"),
+        ({"conv_pooling": "last"}, "'conv_pooling' parameter"),
         ({"conv_stride": 0}, "'conv_stride' parameter"),
         ({"max_epochs": "forever"}, "'max_epochs' parameter"),
         ({"standardize": "yes"}, "'standardize' parameter"),

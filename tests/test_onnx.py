@@ -42,6 +42,8 @@ CLASSIFIERS = [
     ("last, bidirectional GRU", dict(cell="gru", pooling="last")),
     ("mean, two layers", dict(pooling="mean", num_layers=2)),
     ("attention, conv front-end", dict(pooling="attention", conv_layers=2)),
+    ("conv front-end, its channels' means to the head",
+     dict(conv_layers=1, conv_pooling="mean")),
     ("plain RNN, no standardisation", dict(cell="rnn", standardize=False)),
 ]
 

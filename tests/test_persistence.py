@@ -187,6 +187,20 @@ def test_model_saved_on_a_gpu_loads_on_the_cpu(tmp_path):
         sklstm.load(path, device="nope")
 
 
+def test_files_from_before_conv_pooling_load_as_they_were(tmp_path):
+    clf = SequenceClassifier(**SMALL, conv_layers=1, conv_pooling=None).fit(X3, LABELS)
+    path = tmp_path / "old.safetensors"
+    sklstm.save(clf, path)
+    # the file as sklstm wrote it before the parameter existed
+    doc, tensors = _read_raw(path)
+    del doc["estimator"]["params"]["conv_pooling"]
+    del doc["estimator"]["net"]["module_params"]["__dict__"]["conv_pooling"]
+    _write_raw(path, doc, tensors)
+    loaded = sklstm.load(path)
+    assert loaded.conv_pooling is None
+    assert _same(loaded.predict_proba(X3), clf.predict_proba(X3))
+
+
 def test_pickle_and_joblib_keep_working(tmp_path):
     clf = SequenceClassifier(**SMALL).fit(RAGGED, LABELS)
     again = pickle.loads(pickle.dumps(clf))
