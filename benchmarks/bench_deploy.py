@@ -98,13 +98,29 @@ def bench_onnx(repeats):
         per=1,
         labels=("ONNX Runtime LSTM node alone", "SequenceClassifier.predict (whole network)"),
     )
+    # the two kernels on their own: the same layer, the same batches
+    layer = clf.net_.module_.rnn.layers[0]
+    X_batch_first = torch.from_numpy(X_test)
+
+    @torch.no_grad()
+    def torch_lstm_alone():
+        for i in range(0, len(X_test), eval_batch):
+            layer(X_batch_first[i : i + eval_batch])
+
+    compare(
+        f"ONNX Runtime's LSTM node against torch's nn.LSTM, both alone, batches of {eval_batch}",
+        onnx_lstm_alone,
+        torch_lstm_alone,
+        repeats=repeats,
+        per=1,
+        labels=("ONNX Runtime LSTM node", "torch nn.LSTM"),
+    )
 
 
 def _lstm_node_session(onnxruntime, stack):
-    """An ONNX Runtime session of one ``LSTM`` node shaped like the
-    network's recurrent layer (time-major input, no lengths, nothing
-    around it): a lower bound on any graph of the network. Random weights
-    of the same shapes; they do not change the time."""
+    """An ONNX Runtime session of one ``LSTM`` node with the network's
+    recurrent layer's weights (time-major input, no lengths, nothing
+    around it): a lower bound on any graph of the network."""
     from onnx import TensorProto, helper, numpy_helper
 
     rnn = stack.layers[0]
@@ -112,11 +128,20 @@ def _lstm_node_session(onnxruntime, stack):
         raise ValueError("the bound is built for one LSTM layer")
     hidden, n_inputs = rnn.hidden_size, rnn.input_size
     n_dirs = 2 if rnn.bidirectional else 1
-    rng = np.random.RandomState(0)
+    suffixes = ["", "_reverse"][:n_dirs]
+
+    def gates(name):
+        # torch orders the gates i, f, g, o; ONNX i, o, f, c
+        i, f, g, o = np.split(getattr(rnn, name).detach().numpy(), 4)
+        return np.concatenate([i, o, f, g])
+
     weights = {
-        "W": rng.normal(scale=0.3, size=(n_dirs, 4 * hidden, n_inputs)),
-        "R": rng.normal(scale=0.3, size=(n_dirs, 4 * hidden, hidden)),
-        "B": np.zeros((n_dirs, 8 * hidden)),
+        "W": np.stack([gates(f"weight_ih_l0{s}") for s in suffixes]),
+        "R": np.stack([gates(f"weight_hh_l0{s}") for s in suffixes]),
+        "B": np.stack([
+            np.concatenate([gates(f"bias_ih_l0{s}"), gates(f"bias_hh_l0{s}")])
+            for s in suffixes
+        ]),
     }
     node = helper.make_node(
         "LSTM", ["X", "W", "R", "B"], ["Y"], hidden_size=hidden,

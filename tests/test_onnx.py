@@ -211,3 +211,34 @@ def test_input_scaling_folded_into_the_first_recurrent_layer(conv_layers, folded
     proba, _ = session.run(None, {"X": X_pad, "lengths": lengths})
     np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
     assert all(net.scaler is not None for net in clf.net_.module_.networks)
+
+
+@pytest.mark.parametrize("params", [{}, dict(cell="gru", num_layers=2), dict(pooling="mean")])
+def test_one_transpose_from_each_bidirectional_output(params, tmp_path):
+    import onnx
+
+    clf = SequenceClassifier(**SMALL, n_networks=2, **params).fit(
+        RAGGED, np.arange(40) % 2
+    )
+    path = sklstm.to_onnx(clf, tmp_path / "m.onnx")
+    graph = onnx.load(path).graph
+    users = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    recurrent = [n for n in graph.node if n.op_type in ("LSTM", "GRU")]
+    assert len(recurrent) == 2 * clf.num_layers
+    for node in recurrent:
+        # (time, 2, batch, hidden) -> (batch, time, 2, hidden) in one step
+        # (or, between layers, -> (time, batch, 2, hidden)), then a reshape:
+        # no second transpose
+        (first,) = users[node.output[0]]
+        assert first.op_type == "Transpose"
+        assert list(first.attribute[0].ints) in ([2, 0, 1, 3], [0, 2, 1, 3])
+        (reshape,) = users[first.output[0]]
+        assert reshape.op_type == "Reshape"
+        assert all(u.op_type != "Transpose" for u in users[reshape.output[0]])
+    session = ort.InferenceSession(path)
+    X_pad, lengths = _padded(RAGGED)
+    proba, _ = session.run(None, {"X": X_pad, "lengths": lengths})
+    np.testing.assert_allclose(proba, clf.predict_proba(RAGGED), atol=1e-5)
