@@ -199,7 +199,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         weight_dropout=0.0,
         conv_stride=2,
         pooling="max",
-        conv_pooling="max",
+        conv_pooling=None,
         n_networks="auto",
         class_weight=None,
     ):

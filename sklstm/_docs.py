@@ -140,9 +140,9 @@ conv_pooling : {"mean", "max"} or None, default=%(default_conv_pooling)s
     channel, and the output layer reads them beside the pooled recurrent
     outputs: a shortcut from the convolutions to the output, as LSTM-FCN
     joins its convolutional and recurrent branches. None: the output layer
-    reads the recurrent outputs only. The defaults (the maximum for the
-    classifier, none for the regressor) were chosen by cross-validation on
-    the training splits of archive data sets (see the benchmarks page).
+    reads the recurrent outputs only. Cross-validation on the training
+    splits of archive data sets favoured it on some long sets and not on
+    others, so it is off by default (see the benchmarks page).
 n_networks : int or "auto", default="auto"
     Number of networks trained side by side, each from its own random start
     and on its own loss, whose predictions are averaged (class

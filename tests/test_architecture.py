@@ -88,14 +88,17 @@ def test_conv_pooling_needs_a_front_end_and_one_output_per_sequence(ragged):
     assert per_step.conv_pool is None and per_step.head.in_features == 24
     with pytest.raises(ValueError, match="conv_pooling must be one of"):
         RecurrentNetwork(conv_layers=1, conv_pooling="last")
-    # the classifier's default pools the front-end; short sequences have none
+    # off by default; set, it needs a front-end (short sequences get none)
     X, y = ragged
-    clf = SequenceClassifier(n_networks=1, **FAST).fit([x[:20] for x in X], y)
-    assert clf.n_conv_layers_ == 0 and clf.net_.module_.conv_pool is None
     clf = SequenceClassifier(n_networks=1, conv_layers=1, **FAST).fit(X, y)
-    assert clf.net_.module_.conv_pool.mode == "max"
+    assert clf.net_.module_.conv_pool is None
     reg = SequenceRegressor(n_networks=1, conv_layers=1, **FAST).fit(X, y * 1.0)
     assert reg.net_.module_.conv_pool is None
+    short = [x[:20] for x in X]
+    clf = SequenceClassifier(n_networks=1, conv_pooling="max", **FAST).fit(short, y)
+    assert clf.n_conv_layers_ == 0 and clf.net_.module_.conv_pool is None
+    clf = SequenceClassifier(n_networks=1, conv_layers=1, conv_pooling="max", **FAST)
+    assert clf.fit(X, y).net_.module_.conv_pool.mode == "max"
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

@@ -44,6 +44,8 @@ CLASSIFIERS = [
     ("attention, conv front-end", dict(pooling="attention", conv_layers=2)),
     ("conv front-end, its channels' means to the head",
      dict(conv_layers=1, conv_pooling="mean")),
+    ("conv front-end, its channels' maxima to the head",
+     dict(conv_layers=2, conv_pooling="max")),
     ("plain RNN, no standardisation", dict(cell="rnn", standardize=False)),
 ]
 

@@ -56,8 +56,8 @@ CASES = [
         "predict_proba",
     ),
     (
-        "classifier ragged, conv front-end",
-        SequenceClassifier(conv_layers=1, conv_channels=4, **SMALL),
+        "classifier ragged, conv front-end and its pooled channels",
+        SequenceClassifier(conv_layers=1, conv_channels=4, conv_pooling="max", **SMALL),
         RAGGED,
         LABELS,
         "predict_proba",
