@@ -19,9 +19,6 @@ from skorch.history import History
 
 FORMAT = "sklstm"
 FORMAT_VERSION = 1
-# parameters added since format version 1, with the value that gives the
-# models of files written before them (those files lack the parameter)
-_ADDED_PARAMETERS = {"conv_pooling": None}
 
 # the classes a file may name (filled on first use to avoid import cycles)
 _CLASSES = {}
@@ -343,10 +340,6 @@ class _Decoder:
         unknown = sorted(set(params) - set(cls._get_param_names()))
         if unknown:
             raise ValueError(f"{name} has no parameters {unknown}")
-        for param, before in _ADDED_PARAMETERS.items():
-            # a file from before the parameter existed: its model has none
-            if param in cls._get_param_names():
-                params.setdefault(param, before)
         if "device" in params:
             # an explicit device must exist (else fit's error); the saved one
             # falls back to the CPU where it does not
