@@ -11,9 +11,11 @@ the estimator's ``predict`` and with ONNX Runtime (labels from the graph),
 alternating the two; it prints the medians and their ratio for the
 estimator's evaluation batch size and for larger batches, and checks that
 the labels agree. Last, the same strings through a graph of one ONNX
-``LSTM`` node shaped like the network's recurrent layer and nothing else
-(no scaling, lengths, pooling or output layer): a lower bound on the time of
-any ONNX Runtime graph of this network, against the whole ``predict``.
+``LSTM`` node holding the network's recurrent layer and nothing else (no
+scaling, lengths, pooling or output layer): a lower bound on the time of
+any ONNX Runtime graph of this network, against the whole ``predict``, and
+against torch's ``nn.LSTM`` layer alone on the same batches (the two
+recurrent kernels compared).
 
 ``files`` trains the 2x384 Penn Treebank configuration of
 ``bench_ptb.py`` (``sgd_30_2l_tied01``) for one epoch with ``checkpoint_dir``

@@ -110,7 +110,7 @@ def _fuse_output_transposes(model):
     ``Transpose``; each moves the whole output through memory (together
     about a tenth of the graph's time on the bit-counting benchmark). One
     ``Transpose`` straight to ``(batch, time, 2, hidden)`` and the
-    ``Reshape`` give the same tensor. Returns the number of chains fused.
+    ``Reshape`` give the same tensor. Chains of any other shape stay.
     """
     onnx = _onnx()
     graph = model.graph
@@ -151,16 +151,14 @@ def _fuse_output_transposes(model):
                                   [second.output[0]]),
         ]
         dropped.update({id(first), id(reshape)})
-    if replaced:
-        kept = []
-        for node in nodes:
-            if id(node) in replaced:
-                kept.extend(replaced[id(node)])
-            elif id(node) not in dropped:
-                kept.append(node)
-        del graph.node[:]
-        graph.node.extend(kept)
-    return len(replaced)
+    kept = []
+    for node in nodes:
+        if id(node) in replaced:
+            kept.extend(replaced[id(node)])
+        elif id(node) not in dropped:
+            kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
 
 
 def _string_or_number_tensor(values, name):
