@@ -426,7 +426,12 @@ class _BaseSequenceEstimator(BaseEstimator):
                     )
         n_layers = self.conv_layers
         if n_layers == "auto":
-            n_layers, n_steps = 0, X.shape[1]
+            # sized for the typical sequence: the median length (the longest
+            # of a ragged set would cut its short sequences to a few steps)
+            n_steps = X.shape[1]
+            if lengths is not None:
+                n_steps = int(np.ceil(np.median(lengths.cpu().numpy())))
+            n_layers = 0
             stride = self._conv_stride()
             pad = self.conv_kernel_size // 2
             while not text and stride > 1 and n_steps > _AUTO_CONV_TARGET:

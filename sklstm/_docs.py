@@ -105,8 +105,10 @@ conv_layers : int or "auto", default="auto"
     Number of convolution blocks (1-D convolution, batch normalisation over
     the real steps, ReLU) before the recurrent layers; 0 for none. With
     ``"auto"``, numeric sequences longer than 64 steps get as many strided
-    blocks as it takes to shorten the longest training sequence to at most 64
-    steps, shorter ones and text get none (learned as ``n_conv_layers_``).
+    blocks as it takes to shorten a training sequence of the median length
+    to at most 64 steps (for ragged data, the typical sequence rather than the
+    longest, whose depth would cut the short ones to a few steps); shorter
+    ones and text get none (learned as ``n_conv_layers_``).
     The tagger's blocks never stride (one output per input step), so
     ``"auto"`` gives it none.
 conv_channels : int, default=64

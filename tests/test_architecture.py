@@ -175,6 +175,25 @@ def test_auto_front_end_depth_from_the_training_length(length, expected):
     assert clf.n_conv_layers_ == 1
 
 
+def test_auto_front_end_depth_from_the_median_length_of_ragged_data():
+    # seven sequences of 100 steps and one of 1,000: the depth that
+    # shortens 100 steps to 64 or fewer (one block), not 1,000 (four)
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(100, 1)) for _ in range(7)] + [rng.normal(size=(1000, 1))]
+    clf = SequenceClassifier(max_epochs=1, conv_channels=4, num_hidden=4)
+    clf.fit(X, [0, 1] * 4)
+    assert clf.n_conv_layers_ == 1
+    # the long sequence is still read whole: 1,000 steps become 500
+    assert clf.net_.module_.frontend is not None
+    lengths = torch.tensor([1000])
+    for block in clf.net_.module_.frontend.blocks:
+        lengths = block.output_lengths(lengths)
+    assert lengths.tolist() == [500]
+    # equal lengths: the median is that length
+    clf.fit(np.stack(X[:7]).repeat(2, axis=1), [0, 1, 0, 1, 0, 1, 0])
+    assert clf.n_conv_layers_ == 2
+
+
 def test_text_gets_no_automatic_front_end():
     texts = ["good film " * 40, "bad film " * 40] * 4
     clf = SequenceClassifier(max_epochs=1, num_hidden=4, n_networks=1).fit(texts, [1, 0] * 4)
