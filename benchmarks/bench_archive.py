@@ -39,9 +39,7 @@ from aeon.datasets import load_classification, load_regression
 from aeon.regression.convolution_based import RocketRegressor
 from sklearn.base import clone
 from sklearn.metrics import root_mean_squared_error
-from sklearn.model_selection import (
-    RepeatedKFold, RepeatedStratifiedKFold,
-)
+from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
 from sklstm import SequenceClassifier, SequenceRegressor
 from sklstm.preprocessing import channels_last
