@@ -20,11 +20,11 @@ Choosing settings uses the training splits only::
 
     .venv/bin/python benchmarks/bench_archive.py --cv 5 --set '{"lr": 0.003}'
 
-scores sklstm with the given parameters by stratified 5-fold cross-validation
-on each training split (no test data is read, no peer is run). On training
-splits of a few dozen series one series moves such a score by several
-hundredths; ``--repeats 4`` repeats the cross-validation with new folds and
-averages all of them.
+scores sklstm with the given parameters, and the peers, by stratified 5-fold
+cross-validation on each training split (no test data is read; ``--no-peers``
+scores sklstm alone). On training splits of a few dozen series one series
+moves such a score by several hundredths; ``--repeats 4`` repeats the
+cross-validation with new folds and averages all of them.
 """
 
 import argparse
@@ -89,55 +89,51 @@ def sklstm_model(regression, params):
     return cls(**{"random_state": 0, **params})
 
 
-def run_test(names, params, with_peers):
+def evaluations(name, n_splits=0, n_repeats=1):
+    """Yield ``(X_train, y_train, X_eval, y_eval)`` in aeon's layout: the
+    standard train/test split, or with ``n_splits`` the folds of a
+    (repeated) k-fold cross-validation of the training split alone."""
+    X, y = load(name, "train")
+    if not n_splits:
+        yield (X, y, *load(name, "test"))
+        return
+    # with n_repeats=1, the same folds as (Stratified)KFold(shuffle=True)
+    splitter = (RepeatedKFold if name in REGRESSION else RepeatedStratifiedKFold)(
+        n_splits=n_splits, n_repeats=n_repeats, random_state=0
+    )
+    for train, valid in splitter.split(np.zeros(len(y)), y):
+        yield _select(X, train), y[train], _select(X, valid), y[valid]
+
+
+def run(names, params, with_peers, n_splits=0, n_repeats=1):
+    """Score sklstm (and the peers) on each data set: on the test split, or
+    averaged over the folds of ``evaluations``."""
     rows = []
     for name in names:
         regression = name in REGRESSION
-        X, y = load(name, "train")
-        X_test, y_test = load(name, "test")
-        row = {"data set": name}
         models = {"sklstm": (sklstm_model(regression, params), channels_last)}
         if with_peers:
             models.update({k: (m, None) for k, m in peers(name, regression).items()})
-        for label, (model, convert) in models.items():
-            Xa, Xb = (convert(X), convert(X_test)) if convert else (X, X_test)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    score, seconds = timed_fit_score(
-                        model, Xa, y, Xb, y_test, regression
-                    )
-            except Exception as exc:  # a peer that cannot read this data set
-                print(f"  {label} on {name}: {type(exc).__name__}: {exc}"[:200])
-                score, seconds = float("nan"), float("nan")
-            row[label] = score
-            row[f"{label} s"] = seconds
-        print("  " + ", ".join(f"{k}: {_fmt(v)}" for k, v in row.items()), flush=True)
-        rows.append(row)
-    return rows
-
-
-def run_cv(names, params, n_splits, n_repeats=1):
-    rows = []
-    for name in names:
-        regression = name in REGRESSION
-        X, y = load(name, "train")
-        X = channels_last(X)
-        # with n_repeats=1, the same folds as (Stratified)KFold(shuffle=True)
-        splitter = (RepeatedKFold if regression else RepeatedStratifiedKFold)(
-            n_splits=n_splits, n_repeats=n_repeats, random_state=0
-        )
-        scores, seconds = [], []
-        for train, valid in splitter.split(np.zeros(len(y)), y):
-            model = clone(sklstm_model(regression, params))
-            score, s = timed_fit_score(
-                model, _select(X, train), y[train], _select(X, valid), y[valid],
-                regression,
-            )
-            scores.append(score)
-            seconds.append(s)
-        row = {"data set": name, "sklstm": float(np.mean(scores)),
-               "sklstm s": float(np.mean(seconds))}
+        scores = {label: [] for label in models}
+        seconds = {label: [] for label in models}
+        for X, y, X_eval, y_eval in evaluations(name, n_splits, n_repeats):
+            for label, (model, convert) in models.items():
+                Xa, Xb = (convert(X), convert(X_eval)) if convert else (X, X_eval)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        score, s = timed_fit_score(
+                            clone(model), Xa, y, Xb, y_eval, regression
+                        )
+                except Exception as exc:  # a peer that cannot read this data set
+                    print(f"  {label} on {name}: {type(exc).__name__}: {exc}"[:200])
+                    score, s = float("nan"), float("nan")
+                scores[label].append(score)
+                seconds[label].append(s)
+        row = {"data set": name}
+        for label in models:
+            row[label] = float(np.mean(scores[label]))
+            row[f"{label} s"] = float(np.mean(seconds[label]))
         print("  " + ", ".join(f"{k}: {_fmt(v)}" for k, v in row.items()), flush=True)
         rows.append(row)
     return rows
@@ -174,10 +170,7 @@ def main():
     print(f"sklstm parameters: {params or 'defaults'}"
           + (f"; {args.cv}-fold CV on the training splits" if args.cv else "")
           + (f", {args.repeats} times" if args.cv and args.repeats > 1 else ""))
-    if args.cv:
-        rows = run_cv(args.datasets, params, args.cv, args.repeats)
-    else:
-        rows = run_test(args.datasets, params, with_peers=not args.no_peers)
+    rows = run(args.datasets, params, not args.no_peers, args.cv, args.repeats)
     print()
     for kind, regression in (("accuracy", False), ("RMSE", True)):
         group_rows = [r for r in rows if (r["data set"] in REGRESSION) == regression]
