@@ -59,6 +59,8 @@ _AUTO_ENSEMBLE_MAX_STEPS = 100_000
 
 # conv_layers="auto": strided blocks until sequences are at most this long
 _AUTO_CONV_TARGET = 64
+# conv_dilations="auto": the first block's dilations, powers of this base
+_AUTO_DILATION_BASE = 2
 
 # without standardisation, inputs larger than this draw a warning
 _LARGE_INPUT = 1e4
@@ -71,6 +73,7 @@ _ARCHITECTURE_CONSTRAINTS = {
     "conv_layers": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
     "conv_channels": [Interval(Integral, 1, None, closed="left")],
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
+    "conv_dilations": [StrOptions({"auto"}), "array-like"],
     "locked_dropout": ["boolean"],
     "weight_dropout": [Interval(Real, 0, 1, closed="left")],
 }
@@ -424,20 +427,22 @@ class _BaseSequenceEstimator(BaseEstimator):
                         "scale X with sklstm.preprocessing.SequenceScaler.",
                         UserWarning,
                     )
+        # the front-end is sized for the typical sequence: the median length
+        # (the longest of a ragged set would cut its short sequences to a
+        # few steps)
+        typical = X.shape[1]
+        if lengths is not None:
+            typical = int(np.ceil(np.median(lengths.cpu().numpy())))
         n_layers = self.conv_layers
         if n_layers == "auto":
-            # sized for the typical sequence: the median length (the longest
-            # of a ragged set would cut its short sequences to a few steps)
-            n_steps = X.shape[1]
-            if lengths is not None:
-                n_steps = int(np.ceil(np.median(lengths.cpu().numpy())))
-            n_layers = 0
+            n_steps, n_layers = typical, 0
             stride = self._conv_stride()
             pad = self.conv_kernel_size // 2
             while not text and stride > 1 and n_steps > _AUTO_CONV_TARGET:
                 n_steps = (n_steps + 2 * pad - self.conv_kernel_size) // stride + 1
                 n_layers += 1
         self.n_conv_layers_ = n_layers
+        self.conv_dilations_ = self._first_block_dilations(typical)
         if self._ensemble_combine is not None:
             n_networks = self.n_networks
             if n_networks == "auto":
@@ -450,6 +455,34 @@ class _BaseSequenceEstimator(BaseEstimator):
                 )
                 n_networks = _AUTO_ENSEMBLE_SIZE if small else 1
             self.n_networks_ = n_networks
+
+    def _first_block_dilations(self, typical_length):
+        """``conv_dilations``, checked, or resolved for ``"auto"``: 1, 2, 4, ...
+        as long as a dilated kernel spans at most the typical sequence (as
+        MiniRocket chooses its dilations), and at most one per channel."""
+        kernel = self.conv_kernel_size
+        if isinstance(self.conv_dilations, str):  # "auto"
+            dilations = [1]
+            while (
+                len(dilations) < self.conv_channels
+                and dilations[-1] * _AUTO_DILATION_BASE * (kernel - 1) + 1
+                <= typical_length
+            ):
+                dilations.append(dilations[-1] * _AUTO_DILATION_BASE)
+            return tuple(dilations)
+        dilations = np.asarray(self.conv_dilations)
+        if (
+            dilations.ndim != 1
+            or not 1 <= len(dilations) <= self.conv_channels
+            or dilations.dtype.kind not in "iu"
+            or np.any(dilations < 1)
+        ):
+            raise ValueError(
+                "conv_dilations must be 'auto' or a list of 1 to conv_channels="
+                f"{self.conv_channels} positive integers (one convolution per "
+                f"dilation in the first block), got {self.conv_dilations!r}."
+            )
+        return tuple(int(d) for d in dilations)
 
     def _conv_stride(self):
         """The front-end's stride: 1 where every step needs its own output."""
@@ -485,6 +518,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             # per-step estimators (the tagger) have no pooling
             "pooling": "last" if self._per_step else self.pooling,
             "conv_pooling": None if self._per_step else self.conv_pooling,
+            "conv_dilations": self.conv_dilations_,
             "locked_dropout": self.locked_dropout,
             "weight_dropout": self.weight_dropout,
             **self._ensemble_params(),

@@ -294,7 +294,7 @@ def to_onnx(estimator, path):
         metadata["tokens"] = json.dumps(list(map(str, estimator.vocabulary_.tokens_)))
     batch, n_steps = 2, 8
     if network.frontend is not None:
-        stride = network.frontend.blocks[0].conv.stride[0]
+        stride = estimator._conv_stride()
         n_steps = max(n_steps, 4 * stride ** len(network.frontend.blocks))
     lengths = torch.tensor([n_steps, n_steps - 1])
     if text:

@@ -30,6 +30,9 @@ _TORCH_DTYPES = {
 }
 # numpy dtypes (by kind) an array in the JSON may have; "O" only holds strings
 _ARRAY_KINDS = set("biufUO")
+# fitted attributes added since files were first written, with the value that
+# a file without them had (its parameter's default)
+_ADDED_ATTRIBUTES = {"conv_dilations_": (1,)}
 
 
 def _safetensors():
@@ -352,6 +355,10 @@ class _Decoder:
             if not attr.isidentifier() or attr.startswith("__") or hasattr(cls, attr):
                 raise ValueError(f"{name} cannot have the attribute {attr!r}")
             setattr(est, attr, self.value(v))
+        if doc["attrs"]:  # fitted
+            for attr, value in _ADDED_ATTRIBUTES.items():
+                if attr not in doc["attrs"] and attr[:-1] in cls._get_param_names():
+                    setattr(est, attr, value)
         if "net" in doc:
             est.net_ = self.net(est, doc["net"])
         return est

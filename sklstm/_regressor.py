@@ -41,6 +41,9 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     n_conv_layers_ : int
         Number of convolution blocks in front of the recurrent layers
         (``conv_layers``, resolved for ``"auto"``).
+    conv_dilations_ : tuple of int
+        Dilations of the first convolution block's branches
+        (``conv_dilations``, resolved for ``"auto"``).
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).
@@ -100,6 +103,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         conv_layers="auto",
         conv_channels=64,
         conv_kernel_size=7,
+        conv_dilations=(1,),
         locked_dropout=False,
         weight_dropout=0.0,
         conv_stride=2,
@@ -135,6 +139,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.conv_layers = conv_layers
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size
+        self.conv_dilations = conv_dilations
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride

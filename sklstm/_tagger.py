@@ -84,6 +84,9 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     n_conv_layers_ : int
         Number of convolution blocks in front of the recurrent layers
         (``conv_layers``, resolved for ``"auto"``).
+    conv_dilations_ : tuple of int
+        Dilations of the first convolution block's branches
+        (``conv_dilations``, resolved for ``"auto"``).
     n_iter_ : int
         Number of epochs the network has been trained.
     history_ : pandas.DataFrame
@@ -145,6 +148,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         conv_layers="auto",
         conv_channels=64,
         conv_kernel_size=7,
+        conv_dilations=(1,),
         locked_dropout=False,
         weight_dropout=0.0,
         class_weight=None,
@@ -177,6 +181,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.conv_layers = conv_layers
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size
+        self.conv_dilations = conv_dilations
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.class_weight = class_weight

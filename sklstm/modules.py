@@ -14,6 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 __all__ = [
     "ConvBlock",
     "ConvFrontEnd",
+    "DilatedConvs",
     "Pooling",
     "NetworkEnsemble",
     "RecurrentNetwork",
@@ -102,26 +103,101 @@ class _MaskedBatchNorm1d(nn.BatchNorm1d):
         return out.transpose(1, 2)
 
 
+def _conv_output_lengths(conv, lengths):
+    """Output lengths of a 1-D convolution for inputs of ``lengths`` steps."""
+    (k,), (s,), (p,), (d,) = conv.kernel_size, conv.stride, conv.padding, conv.dilation
+    return torch.div(lengths + 2 * p - d * (k - 1) - 1, s, rounding_mode="floor") + 1
+
+
+class DilatedConvs(nn.Module):
+    """Parallel 1-D convolutions of several dilations, their channels concatenated.
+
+    Each branch reads the same input with the same kernel size and stride,
+    its kernel spread over ``dilation * (kernel_size - 1) + 1`` steps, so the
+    block sees patterns at several time scales at once, as MiniRocket's
+    dilated kernels do. The ``channels`` are shared out among the branches as
+    evenly as possible. Every branch is padded by ``dilation * (kernel_size
+    // 2)`` steps on each side; with an even kernel size their outputs differ
+    by a step or so in length, and all are cut to the shortest.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Input channels.
+    channels : int
+        Output channels of all branches together (at least one per branch).
+    kernel_size : int
+    stride : int
+    dilations : sequence of int
+        One branch per dilation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.modules import DilatedConvs
+    >>> convs = DilatedConvs(1, 10, kernel_size=7, stride=2, dilations=(1, 4, 16))
+    >>> [branch.out_channels for branch in convs.branches]
+    [4, 3, 3]
+    >>> convs(torch.zeros(2, 1, 100)).shape
+    torch.Size([2, 10, 50])
+    """
+
+    def __init__(self, n_inputs, channels, kernel_size, stride, dilations):
+        super().__init__()
+        n = len(dilations)
+        if not 1 <= n <= channels:
+            raise ValueError(
+                f"DilatedConvs needs between 1 and channels={channels} dilations, "
+                f"got {n}."
+            )
+        self.branches = nn.ModuleList(
+            nn.Conv1d(
+                n_inputs, channels // n + (i < channels % n), kernel_size,
+                stride=stride, padding=d * (kernel_size // 2), dilation=d, bias=False,
+            )
+            for i, d in enumerate(dilations)
+        )
+
+    def output_lengths(self, lengths):
+        return torch.stack(
+            [_conv_output_lengths(branch, lengths) for branch in self.branches]
+        ).amin(dim=0)
+
+    def forward(self, X):
+        outputs = [branch(X) for branch in self.branches]
+        n_steps = min(out.shape[-1] for out in outputs)
+        return torch.cat([out[..., :n_steps] for out in outputs], dim=1)
+
+
 class ConvBlock(nn.Module):
     """1-D convolution, batch normalisation over real steps, ReLU.
 
     Steps past a sequence's end are zero on the way in and on the way out,
     so that a sequence's output never depends on the padding of its batch.
     A stride ``s`` shortens a sequence of ``L`` steps to
-    ``(L + 2 * (kernel_size // 2) - kernel_size) // s + 1``.
+    ``(L + 2 * (kernel_size // 2) - kernel_size) // s + 1``. With several
+    ``dilations`` the convolution is a :class:`DilatedConvs`, one branch per
+    dilation; one dilation ``d`` gives one convolution whose kernel is spread
+    over ``d * (kernel_size - 1) + 1`` steps (padded by ``d * (kernel_size //
+    2)``, so that odd kernel sizes keep the lengths above).
     """
 
-    def __init__(self, n_inputs, channels, kernel_size, stride):
+    def __init__(self, n_inputs, channels, kernel_size, stride, dilations=(1,)):
         super().__init__()
-        self.conv = nn.Conv1d(
-            n_inputs, channels, kernel_size, stride=stride,
-            padding=kernel_size // 2, bias=False,
-        )
+        if len(dilations) == 1:
+            (d,) = dilations
+            self.conv = nn.Conv1d(
+                n_inputs, channels, kernel_size, stride=stride,
+                padding=d * (kernel_size // 2), dilation=d, bias=False,
+            )
+        else:
+            self.conv = DilatedConvs(n_inputs, channels, kernel_size, stride, dilations)
         self.norm = _MaskedBatchNorm1d(channels)
 
     def output_lengths(self, lengths):
-        (k,), (s,), (p,) = self.conv.kernel_size, self.conv.stride, self.conv.padding
-        return torch.div(lengths + 2 * p - k, s, rounding_mode="floor") + 1
+        if isinstance(self.conv, DilatedConvs):
+            return self.conv.output_lengths(lengths)
+        return _conv_output_lengths(self.conv, lengths)
 
     def forward(self, X, lengths=None):
         """X: ``(batch, channels, time)``; returns the output and its lengths."""
@@ -148,12 +224,18 @@ class ConvFrontEnd(nn.Module):
     kernel_size : int
     stride : int
         Stride of every block (1 keeps one output per input step).
+    dilations : sequence of int, default=(1,)
+        Dilations of the first block's convolutions, one parallel branch
+        each (see :class:`DilatedConvs`); the later blocks are plain.
     """
 
-    def __init__(self, n_inputs, n_layers, channels, kernel_size, stride):
+    def __init__(self, n_inputs, n_layers, channels, kernel_size, stride, dilations=(1,)):
         super().__init__()
         self.blocks = nn.ModuleList(
-            ConvBlock(n_inputs if i == 0 else channels, channels, kernel_size, stride)
+            ConvBlock(
+                n_inputs if i == 0 else channels, channels, kernel_size, stride,
+                dilations if i == 0 else (1,),
+            )
             for i in range(n_layers)
         )
 
@@ -463,6 +545,11 @@ class RecurrentNetwork(nn.Module):
         them beside the pooled recurrent outputs: a shortcut from the
         convolutions to the head, as LSTM-FCN joins its convolutional and
         recurrent branches.
+    conv_dilations : sequence of int, default=(1,)
+        Dilations of the first convolution block: one parallel branch per
+        dilation, sharing its ``conv_channels`` (see :class:`DilatedConvs`),
+        so that it sees patterns at several time scales before the sequence
+        is shortened.
     locked_dropout : bool, default=False
         Make ``dropout`` variational (Gal & Ghahramani 2016): one mask per
         sequence, shared by all its steps, on the inputs of the recurrent
@@ -518,6 +605,16 @@ class RecurrentNetwork(nn.Module):
     >>> net.head
     Linear(in_features=112, out_features=2, bias=True)
 
+    The first block's 64 channels in four branches of dilations 1 to 8, each
+    kernel of 7 spread over 7, 13, 25 and 49 steps:
+
+    >>> net = RecurrentNetwork(n_features=3, n_outputs=2, bidirectional=True,
+    ...                        conv_layers=2, conv_dilations=(1, 2, 4, 8))
+    >>> [conv.dilation[0] for conv in net.frontend.blocks[0].conv.branches]
+    [1, 2, 4, 8]
+    >>> net(torch.zeros(4, 400, 3)).shape
+    torch.Size([4, 2])
+
     A language model with a two-level softmax:
 
     >>> lm = RecurrentNetwork(vocab_size=50, n_outputs=50, num_hidden=8,
@@ -556,6 +653,7 @@ class RecurrentNetwork(nn.Module):
         conv_stride=2,
         pooling="last",
         conv_pooling=None,
+        conv_dilations=(1,),
         locked_dropout=False,
         embedding_dropout=0.0,
         weight_dropout=0.0,
@@ -602,8 +700,15 @@ class RecurrentNetwork(nn.Module):
                     "per_step outputs need conv_stride=1 (one output per input "
                     f"step), got conv_stride={conv_stride}."
                 )
+            if per_step and conv_kernel_size % 2 == 0:
+                # an even kernel, padded alike on both sides, adds a step
+                raise ValueError(
+                    "per_step outputs need an odd conv_kernel_size (one output "
+                    f"per input step), got conv_kernel_size={conv_kernel_size}."
+                )
             self.frontend = ConvFrontEnd(
-                n_inputs, conv_layers, conv_channels, conv_kernel_size, conv_stride
+                n_inputs, conv_layers, conv_channels, conv_kernel_size, conv_stride,
+                tuple(conv_dilations),
             )
             n_inputs = conv_channels
         self.rnn = RecurrentStack(

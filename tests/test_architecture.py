@@ -6,7 +6,7 @@ import torch
 
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
 from sklstm._base import _AUTO_MIN_STEPS
-from sklstm.modules import ConvBlock, Pooling, RecurrentNetwork
+from sklstm.modules import ConvBlock, DilatedConvs, Pooling, RecurrentNetwork
 
 FAST = dict(num_hidden=8, max_epochs=2, batch_size=16, random_state=0)
 
@@ -116,6 +116,99 @@ def test_tagger_front_end_keeps_one_label_per_step(ragged, bidirectional):
     batched = tagger.predict_proba([short, np.ones((90, 2)), other])
     np.testing.assert_allclose(batched[0], alone[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel_size", [7, 4])
+@pytest.mark.parametrize("conv_dilations", ["auto", [1, 3, 9], [5]])
+def test_dilated_front_end_never_depends_on_padding(ragged, conv_dilations, kernel_size):
+    X, y = ragged
+    params = dict(conv_layers=2, conv_channels=9, conv_kernel_size=kernel_size,
+                  conv_dilations=conv_dilations, **FAST)
+    clf = SequenceClassifier(**params).fit(X, y)
+    expected = (1, 2, 4) if conv_dilations == "auto" else tuple(conv_dilations)
+    if kernel_size == 4 and conv_dilations == "auto":
+        expected = (1, 2, 4, 8)  # a shorter kernel spans fewer steps
+    assert clf.conv_dilations_ == expected
+    _assert_padding_and_batch_invariant(clf.predict_proba, X)
+    reg = SequenceRegressor(**params).fit(X, y.astype(float))
+    _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
+    tags = [(x[:, 0] > 0).astype(int) for x in X]
+    if kernel_size % 2 == 0:
+        with pytest.raises(ValueError, match="per_step outputs need an odd conv_kernel"):
+            SequenceTagger(**params).fit(X, tags)
+        return
+    tagger = SequenceTagger(**params).fit(X, tags)
+    short, other = X[0][:7], X[1][:3]
+    alone = [tagger.predict_proba([s])[0] for s in (short, other)]
+    batched = tagger.predict_proba([short, np.ones((90, 2)), other])
+    assert [len(p) for p in batched] == [7, 90, 3]
+    np.testing.assert_allclose(batched[0], alone[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
+
+
+def test_dilated_convs_are_parallel_convolutions_side_by_side():
+    torch.manual_seed(0)
+    convs = DilatedConvs(2, 7, kernel_size=4, stride=2, dilations=(1, 2, 8))
+    assert [(b.out_channels, b.dilation[0], b.padding[0]) for b in convs.branches] == [
+        (3, 1, 2), (2, 2, 4), (2, 8, 16)
+    ]
+    X = torch.randn(3, 2, 40)
+    out = convs(X)
+    # each branch is an ordinary dilated convolution; the even kernel makes
+    # the wider ones a step longer, cut to the shortest (the first)
+    first = torch.nn.functional.conv1d(X, convs.branches[0].weight, stride=2, padding=2)
+    last = torch.nn.functional.conv1d(
+        X, convs.branches[2].weight, stride=2, padding=16, dilation=8
+    )
+    assert first.shape[-1] == 21 and last.shape[-1] == 24 and out.shape == (3, 7, 21)
+    torch.testing.assert_close(out[:, :3], first)
+    torch.testing.assert_close(out[:, 5:], last[..., :21])
+    assert convs.output_lengths(torch.tensor([40, 9])).tolist() == [21, 5]
+    # a block with one dilation keeps its plain convolution (and its weights' names)
+    assert isinstance(ConvBlock(1, 4, 7, 2, dilations=(3,)).conv, torch.nn.Conv1d)
+    with pytest.raises(ValueError, match="between 1 and channels=2 dilations"):
+        DilatedConvs(1, 2, 7, 2, dilations=(1, 2, 4))
+
+
+def test_auto_dilations_span_at_most_the_median_sequence():
+    rng = np.random.RandomState(0)
+    y = np.arange(8) % 2
+    fast = dict(num_hidden=4, max_epochs=1, n_networks=1, random_state=0)
+
+    def dilations(X, **params):
+        clf = SequenceClassifier(**fast, conv_dilations="auto", **params)
+        return clf.fit(X, y).conv_dilations_
+
+    # a kernel of 7 spread by d spans 6 d + 1 steps
+    assert dilations(rng.normal(size=(8, 251))) == (1, 2, 4, 8, 16, 32)
+    assert dilations(rng.normal(size=(8, 193))) == (1, 2, 4, 8, 16, 32)
+    assert dilations(rng.normal(size=(8, 192))) == (1, 2, 4, 8, 16)
+    assert dilations(rng.normal(size=(8, 12))) == (1,)
+    # at most one branch per channel; the median length of ragged data
+    assert dilations(rng.normal(size=(8, 251)), conv_channels=3) == (1, 2, 4)
+    ragged = [rng.normal(size=(n, 1)) for n in [20, 30, 30, 30, 400, 400, 400, 30]]
+    assert dilations(ragged, conv_layers=1) == (1, 2, 4)
+    # the first block of the front-end gets them; by default one plain convolution
+    clf = SequenceClassifier(**fast).fit(rng.normal(size=(8, 100)), y)
+    assert clf.conv_dilations_ == (1,)
+    assert isinstance(clf.net_.module_.frontend.blocks[0].conv, torch.nn.Conv1d)
+    clf = SequenceClassifier(**fast, conv_dilations="auto").fit(rng.normal(size=(8, 200)), y)
+    assert clf.n_conv_layers_ == 2
+    first = clf.net_.module_.frontend.blocks[0].conv
+    assert [b.dilation[0] for b in first.branches] == [1, 2, 4, 8, 16, 32]
+    assert isinstance(clf.net_.module_.frontend.blocks[1].conv, torch.nn.Conv1d)
+    # explicit dilations are kept as given
+    clf = SequenceClassifier(**fast, conv_dilations=np.array([1, 4])).fit(
+        rng.normal(size=(8, 100)), y
+    )
+    assert clf.conv_dilations_ == (1, 4)
+
+
+@pytest.mark.parametrize("conv_dilations", [[], [0, 1], [1.5], [[1, 2]], list(range(1, 66))])
+def test_invalid_dilations_say_what_is_expected(ragged, conv_dilations):
+    X, y = ragged
+    with pytest.raises(ValueError, match="conv_dilations must be 'auto' or a list of 1 to"):
+        SequenceClassifier(conv_dilations=conv_dilations, **FAST).fit(X, y)
 
 
 def test_strided_lengths_follow_the_convolutions():
@@ -281,6 +374,7 @@ def test_auto_epochs_in_fit():
         ({"conv_layers": "deep"}, "'conv_layers' parameter"),
         ({"pooling": "sum"}, "'pooling' parameter"),
         ({"conv_pooling": "last"}, "'conv_pooling' parameter"),
+        ({"conv_dilations": "wide"}, "'conv_dilations' parameter"),
         ({"conv_stride": 0}, "'conv_stride' parameter"),
         ({"max_epochs": "forever"}, "'max_epochs' parameter"),
         ({"standardize": "yes"}, "'standardize' parameter"),

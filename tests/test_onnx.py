@@ -46,6 +46,8 @@ CLASSIFIERS = [
      dict(conv_layers=1, conv_pooling="mean")),
     ("conv front-end, its channels' maxima to the head",
      dict(conv_layers=2, conv_pooling="max")),
+    ("conv front-end, dilated first block, even kernel",
+     dict(conv_layers=2, conv_kernel_size=4, conv_dilations=[1, 2, 8])),
     ("plain RNN, no standardisation", dict(cell="rnn", standardize=False)),
 ]
 

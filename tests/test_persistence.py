@@ -62,6 +62,13 @@ CASES = [
         LABELS,
         "predict_proba",
     ),
+    (
+        "classifier, dilated front-end",
+        SequenceClassifier(conv_layers=2, conv_channels=6, conv_dilations=[1, 2, 4], **SMALL),
+        X3,
+        LABELS,
+        "predict_proba",
+    ),
     ("classifier text", SequenceClassifier(**SMALL), TEXT, TEXT_Y, "predict_proba"),
     (
         "regressor, two outputs",
@@ -199,6 +206,30 @@ def test_files_from_before_conv_pooling_load_as_they_were(tmp_path):
     loaded = sklstm.load(path)
     assert loaded.conv_pooling is None
     assert _same(loaded.predict_proba(X3), clf.predict_proba(X3))
+
+
+def test_files_from_before_conv_dilations_load_as_they_were(tmp_path):
+    # before the parameter, the front-end's first block was one plain
+    # convolution, as it is by default
+    X = rng.normal(size=(30, 40, 2))
+    clf = SequenceClassifier(**SMALL, conv_layers=1).fit(X, LABELS)
+    path = tmp_path / "old.safetensors"
+    sklstm.save(clf, path)
+    doc, tensors = _read_raw(path)
+    del doc["estimator"]["params"]["conv_dilations"]
+    del doc["estimator"]["attrs"]["conv_dilations_"]
+    del doc["estimator"]["net"]["module_params"]["__dict__"]["conv_dilations"]
+    _write_raw(path, doc, tensors)
+    loaded = sklstm.load(path)
+    assert loaded.conv_dilations == (1,) and loaded.conv_dilations_ == (1,)
+    assert _same(loaded.predict_proba(X), clf.predict_proba(X))
+    # a file with dilations keeps them
+    clf = SequenceClassifier(**SMALL, conv_layers=1, conv_dilations="auto").fit(X, LABELS)
+    assert clf.conv_dilations_ == (1, 2, 4)
+    sklstm.save(clf, path)
+    loaded = sklstm.load(path)
+    assert loaded.conv_dilations == "auto" and loaded.conv_dilations_ == (1, 2, 4)
+    assert _same(loaded.predict_proba(X), clf.predict_proba(X))
 
 
 def test_pickle_and_joblib_keep_working(tmp_path):
