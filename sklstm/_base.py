@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import torch
 import tqdm
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -59,8 +60,15 @@ _AUTO_ENSEMBLE_MAX_STEPS = 100_000
 
 # conv_layers="auto": strided blocks until sequences are at most this long
 _AUTO_CONV_TARGET = 64
-# conv_dilations="auto": the first block's dilations, powers of this base
-_AUTO_DILATION_BASE = 2
+# conv_dilations="multiscale": the first block's dilations, powers of this base
+_MULTISCALE_BASE = 2
+# conv_dilations="auto": "multiscale" or one plain convolution, whichever
+# scores better in a cross-validation of single networks with this many
+# folds, for training sets of at most _AUTO_DILATION_MAX_STEPS time steps in
+# all (the search then takes about as long as the fit itself); one plain
+# convolution for larger ones
+_AUTO_DILATION_FOLDS = 3
+_AUTO_DILATION_MAX_STEPS = 50_000
 
 # without standardisation, inputs larger than this draw a warning
 _LARGE_INPUT = 1e4
@@ -73,7 +81,7 @@ _ARCHITECTURE_CONSTRAINTS = {
     "conv_layers": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
     "conv_channels": [Interval(Integral, 1, None, closed="left")],
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
-    "conv_dilations": [StrOptions({"auto"}), "array-like"],
+    "conv_dilations": [StrOptions({"multiscale"}), "array-like"],
     "locked_dropout": ["boolean"],
     "weight_dropout": [Interval(Real, 0, 1, closed="left")],
 }
@@ -83,8 +91,22 @@ _MANY_TO_ONE_CONSTRAINTS = {
     "conv_stride": [Interval(Integral, 1, None, closed="left")],
     "pooling": [StrOptions(set(_POOLINGS))],
     "conv_pooling": [StrOptions(set(_CONV_POOLINGS)), None],
+    "conv_dilations": [StrOptions({"auto", "multiscale"}), "array-like"],
     "n_networks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
 }
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
+def _typical_length(X, lengths):
+    """The length the front-end is sized for: the median training length
+    (the longest of a ragged set would cut its short sequences to a few
+    steps)."""
+    if lengths is None:
+        return X.shape[1]
+    return int(np.ceil(np.median(lengths.cpu().numpy())))
 
 
 def _check_device(device):
@@ -427,12 +449,7 @@ class _BaseSequenceEstimator(BaseEstimator):
                         "scale X with sklstm.preprocessing.SequenceScaler.",
                         UserWarning,
                     )
-        # the front-end is sized for the typical sequence: the median length
-        # (the longest of a ragged set would cut its short sequences to a
-        # few steps)
-        typical = X.shape[1]
-        if lengths is not None:
-            typical = int(np.ceil(np.median(lengths.cpu().numpy())))
+        typical = _typical_length(X, lengths)
         n_layers = self.conv_layers
         if n_layers == "auto":
             n_steps, n_layers = typical, 0
@@ -456,21 +473,29 @@ class _BaseSequenceEstimator(BaseEstimator):
                 n_networks = _AUTO_ENSEMBLE_SIZE if small else 1
             self.n_networks_ = n_networks
 
+    def _multiscale_dilations(self, typical_length):
+        """``conv_dilations="multiscale"``: 1, 2, 4, ... as long as a dilated
+        kernel spans at most the typical sequence (as MiniRocket chooses its
+        dilations), and at most one per channel."""
+        spread = self.conv_kernel_size - 1
+        dilations = [1]
+        while (
+            len(dilations) < self.conv_channels
+            and dilations[-1] * _MULTISCALE_BASE * spread + 1 <= typical_length
+        ):
+            dilations.append(dilations[-1] * _MULTISCALE_BASE)
+        return tuple(dilations)
+
     def _first_block_dilations(self, typical_length):
-        """``conv_dilations``, checked, or resolved for ``"auto"``: 1, 2, 4, ...
-        as long as a dilated kernel spans at most the typical sequence (as
-        MiniRocket chooses its dilations), and at most one per channel."""
-        kernel = self.conv_kernel_size
-        if isinstance(self.conv_dilations, str):  # "auto"
-            dilations = [1]
-            while (
-                len(dilations) < self.conv_channels
-                and dilations[-1] * _AUTO_DILATION_BASE * (kernel - 1) + 1
-                <= typical_length
-            ):
-                dilations.append(dilations[-1] * _AUTO_DILATION_BASE)
-            return tuple(dilations)
-        dilations = np.asarray(self.conv_dilations)
+        """``conv_dilations``, checked, or resolved for ``"multiscale"``;
+        ``"auto"`` gives one plain convolution until
+        :meth:`_cross_validated_dilations` has chosen."""
+        dilations = self.conv_dilations
+        if isinstance(dilations, str):
+            if dilations == "multiscale":
+                return self._multiscale_dilations(typical_length)
+            return (1,)
+        dilations = np.asarray(dilations)
         if (
             dilations.ndim != 1
             or not 1 <= len(dilations) <= self.conv_channels
@@ -478,11 +503,47 @@ class _BaseSequenceEstimator(BaseEstimator):
             or np.any(dilations < 1)
         ):
             raise ValueError(
-                "conv_dilations must be 'auto' or a list of 1 to conv_channels="
+                "conv_dilations must be 'multiscale', 'auto' (one output per "
+                "sequence) or a list of 1 to conv_channels="
                 f"{self.conv_channels} positive integers (one convolution per "
                 f"dilation in the first block), got {self.conv_dilations!r}."
             )
         return tuple(int(d) for d in dilations)
+
+    def _cross_validated_dilations(self, X, lengths, y, sample_weight):
+        """``conv_dilations="auto"``: ``"multiscale"``'s dilations if single
+        networks with them score better than with one plain convolution in a
+        cross-validation on the training data, else ``(1,)``; ``(1,)`` without
+        a front-end, for large training sets and in ``partial_fit``."""
+        n_steps = X.shape[1] * len(X) if lengths is None else int(lengths.sum())
+        if (
+            not self.n_conv_layers_
+            or self._partial_call
+            or n_steps > _AUTO_DILATION_MAX_STEPS
+            or len(X) < 2 * _AUTO_DILATION_FOLDS
+        ):
+            return (1,)
+        multiscale = self._multiscale_dilations(_typical_length(X, lengths))
+        if multiscale == (1,):
+            return multiscale
+        # the training data as the estimator takes it, and single networks
+        # that leave no trace (no checkpoints, callbacks or printing)
+        X = X.cpu().numpy()
+        if lengths is not None:
+            X = [x[:n] for x, n in zip(X, lengths.tolist())]
+        y = y.cpu().numpy()
+        params = {} if sample_weight is None else {"sample_weight": sample_weight.numpy()}
+        cv = KFold(_AUTO_DILATION_FOLDS, shuffle=True, random_state=self._seed)
+        if is_classifier(self) and np.bincount(y).min() >= _AUTO_DILATION_FOLDS:
+            cv = StratifiedKFold(_AUTO_DILATION_FOLDS, shuffle=True, random_state=self._seed)
+        scores = {}
+        for dilations in [(1,), multiscale]:
+            network = clone(self).set_params(
+                conv_dilations=dilations, n_networks=1, callbacks=None, verbose=0,
+                checkpoint_dir=None, warm_start=False, accelerator=None,
+            )
+            scores[dilations] = cross_val_score(network, X, y, cv=cv, params=params).mean()
+        return multiscale if scores[multiscale] > scores[(1,)] else (1,)
 
     def _conv_stride(self):
         """The front-end's stride: 1 where every step needs its own output."""
@@ -717,6 +778,10 @@ class _BaseSequenceEstimator(BaseEstimator):
                 net.initialize_callbacks()
             else:
                 self._learn_input_layout(X, lengths)
+                if _is_auto(getattr(self, "conv_dilations", None)):
+                    self.conv_dilations_ = self._cross_validated_dilations(
+                        X, lengths, y, sample_weight
+                    )
                 net = self._new_net(
                     self._module_params(n_outputs),
                     criterion,

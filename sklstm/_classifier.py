@@ -126,7 +126,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         (``conv_layers``, resolved for ``"auto"``).
     conv_dilations_ : tuple of int
         Dilations of the first convolution block's branches
-        (``conv_dilations``, resolved for ``"auto"``).
+        (``conv_dilations``, resolved for ``"auto"`` or ``"multiscale"``).
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).
@@ -198,7 +198,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         conv_layers="auto",
         conv_channels=64,
         conv_kernel_size=7,
-        conv_dilations=(1,),
+        conv_dilations="auto",
         locked_dropout=False,
         weight_dropout=0.0,
         conv_stride=2,

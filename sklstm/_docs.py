@@ -115,20 +115,23 @@ conv_channels : int, default=64
     Channels of each convolution block.
 conv_kernel_size : int, default=7
     Steps each convolution reads.
-conv_dilations : "auto" or list of int, default=(1,)
+conv_dilations : {"auto", "multiscale"} or list, default=%(default_conv_dilations)s
     Dilations of the first convolution block: one convolution per dilation,
     side by side, sharing the block's ``conv_channels``. A dilation ``d``
     spreads a kernel over ``d * (conv_kernel_size - 1) + 1`` steps, so the
     block sees a pattern at several time scales before the sequence is
-    shortened. ``"auto"`` takes 1, 2, 4, ... as long as the spread kernel
-    spans at most a training sequence of the median length (as MiniRocket
-    chooses its dilations): 1 to 32 for 251 steps, 1 for 12 or fewer
-    (learned as ``conv_dilations_``). Only used with a front-end
-    (``conv_layers``). The default, one plain convolution, was chosen by
-    cross-validation on the training splits of archive data sets: the wide
-    kernels of ``"auto"`` helped on sets whose series are aligned (ArrowHead,
-    PickupGestureWiimoteZ) and hurt where a pattern may lie anywhere
-    (OSULeaf; see the benchmarks page), so it is a setting to cross-validate.
+    shortened. ``"multiscale"`` takes 1, 2, 4, ... as long as the spread
+    kernel spans at most a training sequence of the median length (as
+    MiniRocket chooses its dilations): 1 to 32 for 251 steps, 1 for 12 or
+    fewer. ``[1]`` is one plain convolution. ``"auto"`` (classifier and
+    regressor) chooses between the two on the training data: a 3-fold
+    cross-validation of single networks with each, ``"multiscale"`` if it
+    scores better; one plain convolution for training sets of more than
+    50,000 time steps in all, where the search would cost more than the
+    fit. Wide kernels helped in cross-validation on archive sets whose
+    series are aligned and hurt where a pattern may lie anywhere (see the
+    benchmarks page). Learned as ``conv_dilations_``; only used with a
+    front-end (``conv_layers``).
 locked_dropout : bool, default=False
     Make ``dropout`` variational ("locked", Gal & Ghahramani 2016): one mask
     per sequence, shared by all its steps, on the recurrent layers' inputs,

@@ -30,9 +30,10 @@ _TORCH_DTYPES = {
 }
 # numpy dtypes (by kind) an array in the JSON may have; "O" only holds strings
 _ARRAY_KINDS = set("biufUO")
-# fitted attributes added since files were first written, with the value that
-# a file without them had (its parameter's default)
-_ADDED_ATTRIBUTES = {"conv_dilations_": (1,)}
+# parameters added since files were first written: the value that gives a
+# file without one the model it was saved with, and the fitted attribute
+# that the value resolves to
+_ADDED_PARAMETERS = {"conv_dilations": ((1,), "conv_dilations_", (1,))}
 
 
 def _safetensors():
@@ -340,6 +341,11 @@ class _Decoder:
             )
         cls = classes[name]
         params = {k: self.value(v) for k, v in doc["params"].items()}
+        added = [
+            (name, *values) for name, values in _ADDED_PARAMETERS.items()
+            if name not in params and name in cls._get_param_names()
+        ]
+        params.update({name: value for name, value, _, _ in added})
         unknown = sorted(set(params) - set(cls._get_param_names()))
         if unknown:
             raise ValueError(f"{name} has no parameters {unknown}")
@@ -356,9 +362,8 @@ class _Decoder:
                 raise ValueError(f"{name} cannot have the attribute {attr!r}")
             setattr(est, attr, self.value(v))
         if doc["attrs"]:  # fitted
-            for attr, value in _ADDED_ATTRIBUTES.items():
-                if attr not in doc["attrs"] and attr[:-1] in cls._get_param_names():
-                    setattr(est, attr, value)
+            for _, _, attr, value in added:
+                setattr(est, attr, value)
         if "net" in doc:
             est.net_ = self.net(est, doc["net"])
         return est

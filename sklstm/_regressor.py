@@ -43,7 +43,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         (``conv_layers``, resolved for ``"auto"``).
     conv_dilations_ : tuple of int
         Dilations of the first convolution block's branches
-        (``conv_dilations``, resolved for ``"auto"``).
+        (``conv_dilations``, resolved for ``"auto"`` or ``"multiscale"``).
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).

@@ -86,7 +86,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         (``conv_layers``, resolved for ``"auto"``).
     conv_dilations_ : tuple of int
         Dilations of the first convolution block's branches
-        (``conv_dilations``, resolved for ``"auto"``).
+        (``conv_dilations``, resolved for ``"multiscale"``).
     n_iter_ : int
         Number of epochs the network has been trained.
     history_ : pandas.DataFrame

@@ -119,14 +119,14 @@ def test_tagger_front_end_keeps_one_label_per_step(ragged, bidirectional):
 
 
 @pytest.mark.parametrize("kernel_size", [7, 4])
-@pytest.mark.parametrize("conv_dilations", ["auto", [1, 3, 9], [5]])
+@pytest.mark.parametrize("conv_dilations", ["multiscale", [1, 3, 9], [5]])
 def test_dilated_front_end_never_depends_on_padding(ragged, conv_dilations, kernel_size):
     X, y = ragged
     params = dict(conv_layers=2, conv_channels=9, conv_kernel_size=kernel_size,
                   conv_dilations=conv_dilations, **FAST)
     clf = SequenceClassifier(**params).fit(X, y)
-    expected = (1, 2, 4) if conv_dilations == "auto" else tuple(conv_dilations)
-    if kernel_size == 4 and conv_dilations == "auto":
+    expected = (1, 2, 4) if conv_dilations == "multiscale" else tuple(conv_dilations)
+    if kernel_size == 4 and conv_dilations == "multiscale":
         expected = (1, 2, 4, 8)  # a shorter kernel spans fewer steps
     assert clf.conv_dilations_ == expected
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
@@ -170,13 +170,13 @@ def test_dilated_convs_are_parallel_convolutions_side_by_side():
         DilatedConvs(1, 2, 7, 2, dilations=(1, 2, 4))
 
 
-def test_auto_dilations_span_at_most_the_median_sequence():
+def test_multiscale_dilations_span_at_most_the_median_sequence():
     rng = np.random.RandomState(0)
     y = np.arange(8) % 2
     fast = dict(num_hidden=4, max_epochs=1, n_networks=1, random_state=0)
 
     def dilations(X, **params):
-        clf = SequenceClassifier(**fast, conv_dilations="auto", **params)
+        clf = SequenceClassifier(**fast, conv_dilations="multiscale", **params)
         return clf.fit(X, y).conv_dilations_
 
     # a kernel of 7 spread by d spans 6 d + 1 steps
@@ -188,11 +188,12 @@ def test_auto_dilations_span_at_most_the_median_sequence():
     assert dilations(rng.normal(size=(8, 251)), conv_channels=3) == (1, 2, 4)
     ragged = [rng.normal(size=(n, 1)) for n in [20, 30, 30, 30, 400, 400, 400, 30]]
     assert dilations(ragged, conv_layers=1) == (1, 2, 4)
-    # the first block of the front-end gets them; by default one plain convolution
-    clf = SequenceClassifier(**fast).fit(rng.normal(size=(8, 100)), y)
+    # the first block of the front-end gets them; [1] is one plain convolution
+    clf = SequenceClassifier(**fast, conv_dilations=[1]).fit(rng.normal(size=(8, 100)), y)
     assert clf.conv_dilations_ == (1,)
     assert isinstance(clf.net_.module_.frontend.blocks[0].conv, torch.nn.Conv1d)
-    clf = SequenceClassifier(**fast, conv_dilations="auto").fit(rng.normal(size=(8, 200)), y)
+    clf = SequenceClassifier(**fast, conv_dilations="multiscale")
+    clf.fit(rng.normal(size=(8, 200)), y)
     assert clf.n_conv_layers_ == 2
     first = clf.net_.module_.frontend.blocks[0].conv
     assert [b.dilation[0] for b in first.branches] == [1, 2, 4, 8, 16, 32]
@@ -207,8 +208,72 @@ def test_auto_dilations_span_at_most_the_median_sequence():
 @pytest.mark.parametrize("conv_dilations", [[], [0, 1], [1.5], [[1, 2]], list(range(1, 66))])
 def test_invalid_dilations_say_what_is_expected(ragged, conv_dilations):
     X, y = ragged
-    with pytest.raises(ValueError, match="conv_dilations must be 'auto' or a list of 1 to"):
+    with pytest.raises(ValueError, match="conv_dilations must be 'multiscale', 'auto'"):
         SequenceClassifier(conv_dilations=conv_dilations, **FAST).fit(X, y)
+
+
+def _long_series(n=36, n_steps=120, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, n_steps, 1))
+    y = np.arange(n) % 2
+    X[y == 1, 30:60, 0] += 1.5  # the class: a raised stretch at a fixed place
+    return X, y
+
+
+def test_auto_dilations_keep_the_better_of_plain_and_multiscale(monkeypatch):
+    import sklstm._base as base
+
+    X, y = _long_series()
+    fast = dict(num_hidden=4, max_epochs=3, random_state=0)
+    # the choice follows the cross-validated scores; a tie keeps the plain one
+    calls = []
+
+    def scores(better):
+        def fake_cross_val_score(estimator, X, y, cv, params):
+            calls.append((estimator.conv_dilations, estimator.n_networks, cv.n_splits))
+            plain = estimator.conv_dilations == (1,)
+            return np.array([0.5, 0.6, 0.7]) + (0.1 if (plain == (better == "plain")) else 0)
+        return fake_cross_val_score
+
+    multiscale = (1, 2, 4, 8, 16)  # a kernel of 7 spread by 16 spans 97 steps
+    for better, chosen in [("plain", (1,)), ("multiscale", multiscale)]:
+        monkeypatch.setattr(base, "cross_val_score", scores(better))
+        clf = SequenceClassifier(**fast).fit(X, y)
+        assert clf.conv_dilations == "auto" and clf.conv_dilations_ == chosen
+        first = clf.net_.module_.networks[0].frontend.blocks[0].conv
+        n_branches = len(getattr(first, "branches", [first]))
+        assert n_branches == len(chosen)
+    # single networks, three folds, each candidate once per fit
+    assert calls == [((1,), 1, 3), (multiscale, 1, 3)] * 2
+    monkeypatch.setattr(base, "cross_val_score", lambda *a, **k: np.array([0.5]))
+    assert SequenceClassifier(**fast).fit(X, y).conv_dilations_ == (1,)
+
+    # no search: without a front-end, over the size limit, in partial_fit
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched")
+
+    monkeypatch.setattr(base, "cross_val_score", no_search)
+    assert SequenceClassifier(**fast).fit(X[:, :40], y).conv_dilations_ == (1,)
+    assert SequenceClassifier(**fast).partial_fit(X, y, classes=[0, 1]).conv_dilations_ == (1,)
+    monkeypatch.setattr(base, "_AUTO_DILATION_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
+    assert SequenceClassifier(**fast).fit(X, y).conv_dilations_ == (1,)
+
+
+def test_auto_dilations_fit_the_network_that_the_choice_names():
+    X, y = _long_series()
+    fast = dict(num_hidden=4, max_epochs=3, random_state=0)
+    clf = SequenceClassifier(**fast).fit(X, y)
+    assert clf.conv_dilations_ in [(1,), (1, 2, 4, 8, 16)]
+    # the searched fit is the fit with the chosen dilations (same start, same
+    # batches), and sample weights reach the search too
+    again = SequenceClassifier(**fast, conv_dilations=list(clf.conv_dilations_)).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    weights = np.where(y == 1, 2.0, 1.0)
+    reg = SequenceRegressor(**fast, conv_dilations="auto").fit(X, y * 1.0, sample_weight=weights)
+    assert reg.conv_dilations_ in [(1,), (1, 2, 4, 8, 16)]
+    # the tagger has no "auto"
+    with pytest.raises(ValueError, match="'conv_dilations' parameter"):
+        SequenceTagger(conv_dilations="auto").fit(list(X), [t.astype(int) for t in X[..., 0] > 0])
 
 
 def test_strided_lengths_follow_the_convolutions():

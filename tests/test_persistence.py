@@ -210,9 +210,9 @@ def test_files_from_before_conv_pooling_load_as_they_were(tmp_path):
 
 def test_files_from_before_conv_dilations_load_as_they_were(tmp_path):
     # before the parameter, the front-end's first block was one plain
-    # convolution, as it is by default
+    # convolution; "auto" would now search
     X = rng.normal(size=(30, 40, 2))
-    clf = SequenceClassifier(**SMALL, conv_layers=1).fit(X, LABELS)
+    clf = SequenceClassifier(**SMALL, conv_layers=1, conv_dilations=(1,)).fit(X, LABELS)
     path = tmp_path / "old.safetensors"
     sklstm.save(clf, path)
     doc, tensors = _read_raw(path)
@@ -224,11 +224,11 @@ def test_files_from_before_conv_dilations_load_as_they_were(tmp_path):
     assert loaded.conv_dilations == (1,) and loaded.conv_dilations_ == (1,)
     assert _same(loaded.predict_proba(X), clf.predict_proba(X))
     # a file with dilations keeps them
-    clf = SequenceClassifier(**SMALL, conv_layers=1, conv_dilations="auto").fit(X, LABELS)
-    assert clf.conv_dilations_ == (1, 2, 4)
+    clf = SequenceClassifier(**SMALL, conv_layers=1, conv_dilations="multiscale")
+    assert clf.fit(X, LABELS).conv_dilations_ == (1, 2, 4)
     sklstm.save(clf, path)
     loaded = sklstm.load(path)
-    assert loaded.conv_dilations == "auto" and loaded.conv_dilations_ == (1, 2, 4)
+    assert loaded.conv_dilations == "multiscale" and loaded.conv_dilations_ == (1, 2, 4)
     assert _same(loaded.predict_proba(X), clf.predict_proba(X))
 
 
