@@ -226,11 +226,12 @@ def test_auto_dilations_keep_the_better_of_plain_and_multiscale(monkeypatch):
     X, y = _long_series()
     fast = dict(num_hidden=4, max_epochs=3, random_state=0)
     # the choice follows the cross-validated scores; a tie keeps the plain one
-    calls = []
+    calls, weights = [], []
 
     def scores(better):
         def fake_cross_val_score(estimator, X, y, cv, params):
             calls.append((estimator.conv_dilations, estimator.n_networks, cv.n_splits))
+            weights.append(params.get("sample_weight"))
             plain = estimator.conv_dilations == (1,)
             return np.array([0.5, 0.6, 0.7]) + (0.1 if (plain == (better == "plain")) else 0)
         return fake_cross_val_score
@@ -245,6 +246,11 @@ def test_auto_dilations_keep_the_better_of_plain_and_multiscale(monkeypatch):
         assert n_branches == len(chosen)
     # single networks, three folds, each candidate once per fit
     assert calls == [((1,), 1, 3), (multiscale, 1, 3)] * 2
+    assert all(w is None for w in weights)
+    # sample weights go to the search's fits
+    sample_weight = np.where(y == 1, 2.0, 1.0)
+    SequenceClassifier(**fast).fit(X, y, sample_weight=sample_weight)
+    np.testing.assert_array_equal(weights[-1], sample_weight)
     monkeypatch.setattr(base, "cross_val_score", lambda *a, **k: np.array([0.5]))
     assert SequenceClassifier(**fast).fit(X, y).conv_dilations_ == (1,)
 
@@ -265,7 +271,7 @@ def test_auto_dilations_fit_the_network_that_the_choice_names():
     clf = SequenceClassifier(**fast).fit(X, y)
     assert clf.conv_dilations_ in [(1,), (1, 2, 4, 8, 16)]
     # the searched fit is the fit with the chosen dilations (same start, same
-    # batches), and sample weights reach the search too
+    # batches); the regressor searches too, with sample weights
     again = SequenceClassifier(**fast, conv_dilations=list(clf.conv_dilations_)).fit(X, y)
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     weights = np.where(y == 1, 2.0, 1.0)
