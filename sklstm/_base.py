@@ -65,8 +65,8 @@ _MULTISCALE_BASE = 2
 # conv_dilations="auto": "multiscale" or one plain convolution, whichever
 # scores better in a cross-validation of single networks with this many
 # folds, for training sets of at most _AUTO_DILATION_MAX_STEPS time steps in
-# all (the search costs one to three times the fit); one plain convolution
-# for larger ones
+# all (the search adds about one fit's time); one plain convolution for
+# larger ones
 _AUTO_DILATION_FOLDS = 3
 _AUTO_DILATION_MAX_STEPS = 50_000
 
