@@ -10,7 +10,12 @@ import pandas as pd
 import torch
 import tqdm
 from sklearn.base import BaseEstimator, clone, is_classifier
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+from sklearn.model_selection import (
+    KFold,
+    ParameterGrid,
+    StratifiedKFold,
+    cross_val_score,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -26,7 +31,14 @@ from skorch.dataset import ValidSplit, unpack_data
 from ._checkpoint import Checkpointer, checkpoint_path, fingerprint, read_checkpoint
 from ._checkpoint import restore_training
 from ._data import BatchIterator, check_sequences, feature_stats, pad_sequences
-from .modules import _CONV_POOLINGS, _POOLINGS, NetworkEnsemble, RecurrentNetwork, _map_state
+from .modules import (
+    _CONV_POOLINGS,
+    _POOLINGS,
+    Differences,
+    NetworkEnsemble,
+    RecurrentNetwork,
+    _map_state,
+)
 from .preprocessing._vocabulary import Vocabulary, is_text
 
 _OPTIMIZERS = {
@@ -62,13 +74,14 @@ _AUTO_ENSEMBLE_MAX_STEPS = 100_000
 _AUTO_CONV_TARGET = 64
 # conv_dilations="multiscale": the first block's dilations, powers of this base
 _MULTISCALE_BASE = 2
-# conv_dilations="auto": "multiscale" or one plain convolution, whichever
-# scores better in a cross-validation of single networks with this many
-# folds, for training sets of at most _AUTO_DILATION_MAX_STEPS time steps in
-# all (the search adds about one fit's time); one plain convolution for
-# larger ones
-_AUTO_DILATION_FOLDS = 3
-_AUTO_DILATION_MAX_STEPS = 50_000
+# conv_dilations="auto" ("multiscale" or one plain convolution) and
+# input_differences="auto" (0 or 1): whichever scores best in a
+# cross-validation of single networks with this many folds, for training
+# sets of at most _AUTO_SEARCH_MAX_STEPS time steps in all (the search adds
+# about one fit's time per two candidates); the first candidate (plain, 0)
+# for larger ones
+_AUTO_SEARCH_FOLDS = 3
+_AUTO_SEARCH_MAX_STEPS = 50_000
 
 # without standardisation, inputs larger than this draw a warning
 _LARGE_INPUT = 1e4
@@ -82,6 +95,7 @@ _ARCHITECTURE_CONSTRAINTS = {
     "conv_channels": [Interval(Integral, 1, None, closed="left")],
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
     "conv_dilations": [StrOptions({"multiscale"}), "array-like"],
+    "input_differences": [Interval(Integral, 0, None, closed="left")],
     "locked_dropout": ["boolean"],
     "weight_dropout": [Interval(Real, 0, 1, closed="left")],
 }
@@ -92,6 +106,7 @@ _MANY_TO_ONE_CONSTRAINTS = {
     "pooling": [StrOptions(set(_POOLINGS))],
     "conv_pooling": [StrOptions(set(_CONV_POOLINGS)), None],
     "conv_dilations": [StrOptions({"auto", "multiscale"}), "array-like"],
+    "input_differences": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
     "n_networks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
 }
 
@@ -433,12 +448,15 @@ class _BaseSequenceEstimator(BaseEstimator):
     def _learn_input_layout(self, X, lengths):
         """Data-dependent architecture, learned once per new network:
         the input statistics (``standardize``) and the number of convolution
-        blocks (``conv_layers="auto"``)."""
+        blocks (``conv_layers="auto"``); the parameters that are ``"auto"``
+        take their first candidate until :meth:`_cross_validated_choices`."""
         text = hasattr(self, "vocabulary_")
+        differences = self.input_differences
+        self.input_differences_ = 0 if _is_auto(differences) else differences
         self._input_stats = None
         if not text:
             if self.standardize:
-                self._input_stats = feature_stats(X, lengths)
+                self._input_stats = self._input_statistics(X, lengths)
             else:
                 largest = float(X.abs().max())
                 if largest > _LARGE_INPUT:
@@ -473,6 +491,13 @@ class _BaseSequenceEstimator(BaseEstimator):
                 n_networks = _AUTO_ENSEMBLE_SIZE if small else 1
             self.n_networks_ = n_networks
 
+    def _input_statistics(self, X, lengths):
+        """``standardize``'s statistics: of each feature and, with
+        ``input_differences_``, of its differences, over the real steps."""
+        if self.input_differences_:
+            X = Differences(self.input_differences_)(X)
+        return feature_stats(X, lengths)
+
     def _multiscale_dilations(self, typical_length):
         """``conv_dilations="multiscale"``: 1, 2, 4, ... as long as a dilated
         kernel spans at most the typical sequence (as MiniRocket chooses its
@@ -489,7 +514,7 @@ class _BaseSequenceEstimator(BaseEstimator):
     def _first_block_dilations(self, typical_length):
         """``conv_dilations``, checked, or resolved for ``"multiscale"``;
         ``"auto"`` gives one plain convolution until
-        :meth:`_cross_validated_dilations` has chosen."""
+        :meth:`_cross_validated_choices` has chosen."""
         dilations = self.conv_dilations
         if isinstance(dilations, str):
             if dilations == "multiscale":
@@ -510,40 +535,65 @@ class _BaseSequenceEstimator(BaseEstimator):
             )
         return tuple(int(d) for d in dilations)
 
-    def _cross_validated_dilations(self, X, lengths, y, sample_weight):
-        """``conv_dilations="auto"``: ``"multiscale"``'s dilations if single
-        networks with them score better than with one plain convolution in a
-        cross-validation on the training data, else ``(1,)``; ``(1,)`` without
-        a front-end, for large training sets and in ``partial_fit``."""
+    def _auto_candidates(self, X, lengths):
+        """The values an inner cross-validation chooses among, for each
+        parameter set to ``"auto"`` that has a choice here: the first value
+        is the one kept on a tie, and where no search runs."""
+        grid = {}
+        if _is_auto(getattr(self, "conv_dilations", None)) and self.n_conv_layers_:
+            multiscale = self._multiscale_dilations(_typical_length(X, lengths))
+            if multiscale != (1,):
+                grid["conv_dilations"] = [(1,), multiscale]
+        if _is_auto(getattr(self, "input_differences", None)) and not hasattr(
+            self, "vocabulary_"
+        ):
+            grid["input_differences"] = [0, 1]
+        return grid
+
+    def _cross_validated_choices(self, X, lengths, y, sample_weight):
+        """Resolve the parameters set to ``"auto"`` (``conv_dilations``,
+        ``input_differences``): the candidates' combination whose single
+        networks score best in a cross-validation on the training data (the
+        first, simplest, on a tie), learned as ``<parameter>_``. No search
+        for large training sets and in ``partial_fit``: the first
+        candidates, as :meth:`_learn_input_layout` set them."""
+        grid = self._auto_candidates(X, lengths)
         n_steps = X.shape[1] * len(X) if lengths is None else int(lengths.sum())
         if (
-            not self.n_conv_layers_
+            not grid
             or self._partial_call
-            or n_steps > _AUTO_DILATION_MAX_STEPS
-            or len(X) < 2 * _AUTO_DILATION_FOLDS
+            or n_steps > _AUTO_SEARCH_MAX_STEPS
+            or len(X) < 2 * _AUTO_SEARCH_FOLDS
         ):
-            return (1,)
-        multiscale = self._multiscale_dilations(_typical_length(X, lengths))
-        if multiscale == (1,):
-            return multiscale
+            return
+        candidates = list(ParameterGrid(grid))
         # the training data as the estimator takes it, and single networks
-        # that leave no trace (no checkpoints, callbacks or printing)
-        X = X.cpu().numpy()
+        # that leave no trace (no checkpoints, callbacks or printing), with
+        # the parameters not searched fixed at their learned values
+        X_seq = X.cpu().numpy()
         if lengths is not None:
-            X = [x[:n] for x, n in zip(X, lengths.tolist())]
+            X_seq = [x[:n] for x, n in zip(X_seq, lengths.tolist())]
         y = y.cpu().numpy()
         params = {} if sample_weight is None else {"sample_weight": sample_weight.numpy()}
-        cv = KFold(_AUTO_DILATION_FOLDS, shuffle=True, random_state=self._seed)
-        if is_classifier(self) and np.bincount(y).min() >= _AUTO_DILATION_FOLDS:
-            cv = StratifiedKFold(_AUTO_DILATION_FOLDS, shuffle=True, random_state=self._seed)
-        scores = {}
-        for dilations in [(1,), multiscale]:
-            network = clone(self).set_params(
-                conv_dilations=dilations, n_networks=1, callbacks=None, verbose=0,
-                checkpoint_dir=None, warm_start=False, accelerator=None,
-            )
-            scores[dilations] = cross_val_score(network, X, y, cv=cv, params=params).mean()
-        return multiscale if scores[multiscale] > scores[(1,)] else (1,)
+        cv = KFold(_AUTO_SEARCH_FOLDS, shuffle=True, random_state=self._seed)
+        if is_classifier(self) and np.bincount(y).min() >= _AUTO_SEARCH_FOLDS:
+            cv = StratifiedKFold(_AUTO_SEARCH_FOLDS, shuffle=True, random_state=self._seed)
+        single = clone(self).set_params(
+            conv_dilations=self.conv_dilations_, input_differences=self.input_differences_,
+            n_networks=1, callbacks=None, verbose=0, checkpoint_dir=None,
+            warm_start=False, accelerator=None,
+        )
+        scores = [
+            cross_val_score(
+                clone(single).set_params(**candidate), X_seq, y, cv=cv, params=params
+            ).mean()
+            for candidate in candidates
+        ]
+        # argmax: the first of equal scores
+        for name, value in candidates[int(np.argmax(scores))].items():
+            setattr(self, f"{name}_", value)
+        if self.input_differences_ and self._input_stats is not None:
+            self._input_stats = self._input_statistics(X, lengths)
 
     def _conv_stride(self):
         """The front-end's stride: 1 where every step needs its own output."""
@@ -570,6 +620,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             "dropout": self.dropout,
             "per_step": self._per_step,
             "compute_dtype": _PRECISIONS[self.precision],
+            "input_differences": self.input_differences_,
             "input_mean": mean,
             "input_scale": scale,
             "conv_layers": self.n_conv_layers_,
@@ -778,10 +829,7 @@ class _BaseSequenceEstimator(BaseEstimator):
                 net.initialize_callbacks()
             else:
                 self._learn_input_layout(X, lengths)
-                if _is_auto(getattr(self, "conv_dilations", None)):
-                    self.conv_dilations_ = self._cross_validated_dilations(
-                        X, lengths, y, sample_weight
-                    )
+                self._cross_validated_choices(X, lengths, y, sample_weight)
                 net = self._new_net(
                     self._module_params(n_outputs),
                     criterion,

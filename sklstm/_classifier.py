@@ -127,6 +127,9 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     conv_dilations_ : tuple of int
         Dilations of the first convolution block's branches
         (``conv_dilations``, resolved for ``"auto"`` or ``"multiscale"``).
+    input_differences_ : int
+        Orders of step differences appended to the input features
+        (``input_differences``, resolved for ``"auto"``).
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).
@@ -199,6 +202,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         conv_channels=64,
         conv_kernel_size=7,
         conv_dilations="auto",
+        input_differences=0,
         locked_dropout=False,
         weight_dropout=0.0,
         conv_stride=2,
@@ -236,6 +240,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size
         self.conv_dilations = conv_dilations
+        self.input_differences = input_differences
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride

@@ -132,6 +132,17 @@ conv_dilations : {"auto", "multiscale"} or list, default=%(default_conv_dilation
     series are aligned and hurt where a pattern may lie anywhere (see the
     benchmarks page). Learned as ``conv_dilations_``; only used with a
     front-end (``conv_layers``).
+input_differences : int or "auto", default=%(default_input_differences)s
+    Give the network each feature's differences between consecutive steps
+    (``x[t] - x[t - 1]``, 0 at the first step), of orders 1 to
+    ``input_differences``, as further features, standardised with the
+    others (:class:`~sklstm.modules.Differences`). The first difference
+    brings out the slopes of smooth series, as MultiRocket and derivative DTW
+    use it. ``"auto"`` (classifier and regressor) chooses 0 or 1 on the
+    training data, in the same cross-validation of single networks as
+    ``conv_dilations="auto"`` (every combination of the two, when both are
+    ``"auto"``; the simpler on a tie; 0 for training sets of more than
+    50,000 time steps in all). Learned as ``input_differences_``.
 locked_dropout : bool, default=False
     Make ``dropout`` variational ("locked", Gal & Ghahramani 2016): one mask
     per sequence, shared by all its steps, on the recurrent layers' inputs,

@@ -33,7 +33,10 @@ _ARRAY_KINDS = set("biufUO")
 # parameters added since files were first written: the value that gives a
 # file without one the model it was saved with, and the fitted attribute
 # that the value resolves to
-_ADDED_PARAMETERS = {"conv_dilations": ((1,), "conv_dilations_", (1,))}
+_ADDED_PARAMETERS = {
+    "conv_dilations": ((1,), "conv_dilations_", (1,)),
+    "input_differences": (0, "input_differences_", 0),
+}
 
 
 def _safetensors():

@@ -44,6 +44,9 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     conv_dilations_ : tuple of int
         Dilations of the first convolution block's branches
         (``conv_dilations``, resolved for ``"auto"`` or ``"multiscale"``).
+    input_differences_ : int
+        Orders of step differences appended to the input features
+        (``input_differences``, resolved for ``"auto"``).
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).
@@ -104,6 +107,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         conv_channels=64,
         conv_kernel_size=7,
         conv_dilations=(1,),
+        input_differences=0,
         locked_dropout=False,
         weight_dropout=0.0,
         conv_stride=2,
@@ -140,6 +144,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size
         self.conv_dilations = conv_dilations
+        self.input_differences = input_differences
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride

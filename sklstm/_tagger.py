@@ -87,6 +87,9 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     conv_dilations_ : tuple of int
         Dilations of the first convolution block's branches
         (``conv_dilations``, resolved for ``"multiscale"``).
+    input_differences_ : int
+        Orders of step differences appended to the input features
+        (``input_differences``).
     n_iter_ : int
         Number of epochs the network has been trained.
     history_ : pandas.DataFrame
@@ -149,6 +152,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         conv_channels=64,
         conv_kernel_size=7,
         conv_dilations=(1,),
+        input_differences=0,
         locked_dropout=False,
         weight_dropout=0.0,
         class_weight=None,
@@ -182,6 +186,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.conv_channels = conv_channels
         self.conv_kernel_size = conv_kernel_size
         self.conv_dilations = conv_dilations
+        self.input_differences = input_differences
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.class_weight = class_weight

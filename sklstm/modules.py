@@ -4,6 +4,7 @@ They are public so that they can be reused in plain PyTorch or skorch code.
 """
 
 import math
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -14,6 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 __all__ = [
     "ConvBlock",
     "ConvFrontEnd",
+    "Differences",
     "DilatedConvs",
     "Pooling",
     "NetworkEnsemble",
@@ -79,6 +81,52 @@ class Standardize(nn.Module):
 
     def forward(self, X):
         return (X - self.mean) / self.scale
+
+
+class Differences(nn.Module):
+    """Append each feature's differences between consecutive steps as features.
+
+    ``(batch, time, n)`` becomes ``(batch, time, n * (order + 1))``: the
+    features, then their first differences ``x[t] - x[t - 1]``, then the
+    differences of those, up to ``order``. The first step's difference is 0.
+    A step's differences read only that step and the ones before it, so the
+    real steps of a padded sequence never depend on its padding. Time-series
+    classifiers use the first difference as a second view of a series
+    (MultiRocket, derivative DTW): it brings out the slopes of smooth series,
+    which a convolution on the raw values, standardised as a whole, sees at
+    a small scale.
+
+    Parameters
+    ----------
+    order : int
+        Number of differencing orders appended (0 returns the input).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.modules import Differences
+    >>> Differences(2)(torch.tensor([[[1.0], [4.0], [9.0], [16.0]]])).squeeze(0)
+    tensor([[ 1.,  0.,  0.],
+            [ 4.,  3.,  3.],
+            [ 9.,  5.,  2.],
+            [16.,  7.,  2.]])
+    """
+
+    def __init__(self, order):
+        super().__init__()
+        if isinstance(order, bool) or not isinstance(order, Integral) or order < 0:
+            raise ValueError(
+                f"the differencing order must be a non-negative integer, got {order!r}."
+            )
+        self.order = int(order)
+
+    def forward(self, X):
+        parts = [X]
+        for _ in range(self.order):
+            previous = parts[-1]
+            first = torch.zeros_like(previous[:, :1])
+            parts.append(torch.cat([first, previous[:, 1:] - previous[:, :-1]], dim=1))
+        return torch.cat(parts, dim=-1)
 
 
 class _MaskedBatchNorm1d(nn.BatchNorm1d):
@@ -522,10 +570,14 @@ class RecurrentNetwork(nn.Module):
         layer and :meth:`nll` takes them with the targets. In evaluation mode
         it returns log-probabilities over all ``n_outputs``.
 
-    input_mean, input_scale : array-like of shape (n_features,) or None, \
-            default=None
-        When set, real-valued inputs are first standardised with these fixed
-        statistics (:class:`Standardize`).
+    input_differences : int, default=0
+        Append each real-valued feature's differences between consecutive
+        steps, of orders 1 to ``input_differences``, as features
+        (:class:`Differences`), before standardisation.
+    input_mean, input_scale : array-like of shape \
+            (n_features * (input_differences + 1),) or None, default=None
+        When set, real-valued inputs (with their differences) are then
+        standardised with these fixed statistics (:class:`Standardize`).
     conv_layers : int, default=0
         Number of convolution blocks (:class:`ConvFrontEnd`) between the
         input and the recurrent layers; each shortens the sequences by
@@ -645,6 +697,7 @@ class RecurrentNetwork(nn.Module):
         compute_dtype=None,
         softmax_cutoff=None,
         init_range=None,
+        input_differences=0,
         input_mean=None,
         input_scale=None,
         conv_layers=0,
@@ -679,19 +732,25 @@ class RecurrentNetwork(nn.Module):
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}.")
         self.per_step = per_step
         self.bidirectional = bidirectional
-        self.embedding = self.scaler = self.frontend = self.pool = None
+        self.embedding = self.differences = self.scaler = None
+        self.frontend = self.pool = None
         self.conv_pool = None
         if conv_pooling is not None and conv_pooling not in _CONV_POOLINGS:
             raise ValueError(
                 f"conv_pooling must be one of {_CONV_POOLINGS} or None, got "
                 f"{conv_pooling!r}."
             )
+        if input_differences and vocab_size is not None:
+            raise ValueError("input_differences needs real-valued inputs, not tokens.")
         if vocab_size is not None:
             embedding_dim = num_hidden if embedding_dim is None else embedding_dim
             self.embedding = nn.Embedding(vocab_size, embedding_dim)
             n_inputs = embedding_dim
         else:
             n_inputs = n_features
+            if input_differences:
+                self.differences = Differences(input_differences)
+                n_inputs = n_features * (input_differences + 1)
             if input_mean is not None:
                 self.scaler = Standardize(input_mean, input_scale)
         if conv_layers:
@@ -784,7 +843,9 @@ class RecurrentNetwork(nn.Module):
     def _forward(self, X, lengths, state, return_state):
         if self.embedding is not None:
             X = self._embed(X)
-        elif self.scaler is not None:
+        if self.differences is not None:
+            X = self.differences(X)
+        if self.scaler is not None:
             X = self.scaler(X)
         if self.frontend is not None:
             X, lengths = self.frontend(X, lengths)

@@ -6,7 +6,13 @@ import torch
 
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
 from sklstm._base import _AUTO_MIN_STEPS
-from sklstm.modules import ConvBlock, DilatedConvs, Pooling, RecurrentNetwork
+from sklstm.modules import (
+    ConvBlock,
+    Differences,
+    DilatedConvs,
+    Pooling,
+    RecurrentNetwork,
+)
 
 FAST = dict(num_hidden=8, max_epochs=2, batch_size=16, random_state=0)
 
@@ -261,7 +267,7 @@ def test_auto_dilations_keep_the_better_of_plain_and_multiscale(monkeypatch):
     monkeypatch.setattr(base, "cross_val_score", no_search)
     assert SequenceClassifier(**fast).fit(X[:, :40], y).conv_dilations_ == (1,)
     assert SequenceClassifier(**fast).partial_fit(X, y, classes=[0, 1]).conv_dilations_ == (1,)
-    monkeypatch.setattr(base, "_AUTO_DILATION_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
+    monkeypatch.setattr(base, "_AUTO_SEARCH_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
     assert SequenceClassifier(**fast).fit(X, y).conv_dilations_ == (1,)
 
 
@@ -280,6 +286,127 @@ def test_auto_dilations_fit_the_network_that_the_choice_names():
     # the tagger has no "auto"
     with pytest.raises(ValueError, match="'conv_dilations' parameter"):
         SequenceTagger(conv_dilations="auto").fit(list(X), [t.astype(int) for t in X[..., 0] > 0])
+
+
+def test_differences_are_appended_step_by_step():
+    X = torch.tensor([[[1.0, 10.0], [4.0, 0.0], [9.0, 5.0]]])
+    out = Differences(2)(X)
+    expected = [[1, 10, 0, 0, 0, 0], [4, 0, 3, -10, 3, -10], [9, 5, 5, 5, 2, 15]]
+    torch.testing.assert_close(out, torch.tensor([expected], dtype=torch.float32))
+    torch.testing.assert_close(Differences(0)(X), X)
+    # a step's differences read only the steps before it
+    torch.testing.assert_close(Differences(1)(X[:, :2]), Differences(1)(X)[:, :2])
+    for order in [-1, 1.5, True, "1"]:
+        with pytest.raises(ValueError, match="non-negative integer"):
+            Differences(order)
+    net = RecurrentNetwork(n_features=2, input_differences=2, conv_layers=1)
+    assert net.frontend.blocks[0].conv.in_channels == 6
+    with pytest.raises(ValueError, match="input_differences needs real-valued inputs"):
+        RecurrentNetwork(vocab_size=10, input_differences=1)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("conv_layers", [0, 2])
+def test_input_differences_never_depend_on_padding(ragged, order, conv_layers):
+    X, y = ragged
+    params = dict(conv_layers=conv_layers, conv_channels=8, input_differences=order, **FAST)
+    clf = SequenceClassifier(**params).fit(X, y)
+    assert clf.input_differences_ == order
+    _assert_padding_and_batch_invariant(clf.predict_proba, X)
+    reg = SequenceRegressor(**params).fit(X, y.astype(float))
+    _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
+    tagger = SequenceTagger(**params).fit(X, [(x[:, 0] > 0).astype(int) for x in X])
+    short, other = X[0][:7], X[1][:3]
+    alone = [tagger.predict_proba([s])[0] for s in (short, other)]
+    batched = tagger.predict_proba([short, np.ones((90, 2)), other])
+    assert [len(p) for p in batched] == [7, 90, 3]
+    np.testing.assert_allclose(batched[0], alone[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
+
+
+def test_input_differences_are_standardised_with_their_own_statistics(ragged):
+    X, y = ragged
+    X = [x * [1.0, 100.0] for x in X]
+    clf = SequenceClassifier(n_networks=1, input_differences=1, **FAST).fit(X, y)
+    # statistics of the features and of their differences over the real steps
+    steps = np.concatenate([np.hstack([x, np.diff(x, axis=0, prepend=x[:1])]) for x in X])
+    scaler = clf.net_.module_.scaler
+    np.testing.assert_allclose(scaler.mean.numpy(), steps.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scaler.scale.numpy(), steps.std(axis=0), rtol=1e-5)
+    # the differences change what the network reads, so its predictions
+    plain = SequenceClassifier(n_networks=1, input_differences=0, **FAST).fit(X, y)
+    assert plain.net_.module_.scaler.mean.shape == (2,)
+    assert not np.allclose(plain.predict_proba(X), clf.predict_proba(X))
+
+
+def test_auto_differences_keep_the_best_cross_validated_combination(monkeypatch):
+    import sklstm._base as base
+
+    X, y = _long_series()
+    fast = dict(num_hidden=4, max_epochs=3, random_state=0)
+    multiscale = (1, 2, 4, 8, 16)
+    calls = []
+
+    def scores(best):
+        def fake_cross_val_score(estimator, X, y, cv, params):
+            candidate = (estimator.conv_dilations, estimator.input_differences)
+            calls.append((*candidate, estimator.n_networks, cv.n_splits))
+            return np.array([0.5, 0.6, 0.7]) + (0.1 if candidate == best else 0.0)
+        return fake_cross_val_score
+
+    # both "auto": every combination, simplest first
+    grid = [((1,), 0), ((1,), 1), (multiscale, 0), (multiscale, 1)]
+    for best in grid:
+        calls.clear()
+        monkeypatch.setattr(base, "cross_val_score", scores(best))
+        clf = SequenceClassifier(**fast, input_differences="auto").fit(X, y)
+        assert (clf.conv_dilations_, clf.input_differences_) == best
+        assert [c[:2] for c in calls] == grid and {c[2:] for c in calls} == {(1, 3)}
+        network = clf.net_.module_.networks[0]
+        first = network.frontend.blocks[0].conv
+        assert [b.in_channels for b in getattr(first, "branches", [first])] == [
+            1 + best[1]
+        ] * len(best[0])
+        assert network.scaler.mean.shape == (1 + best[1],)
+    # a tie keeps the simplest
+    monkeypatch.setattr(base, "cross_val_score", lambda *a, **k: np.array([0.5]))
+    clf = SequenceClassifier(**fast, input_differences="auto").fit(X, y)
+    assert (clf.conv_dilations_, clf.input_differences_) == ((1,), 0)
+    # without a front-end, or with fixed dilations, only the differences
+    calls.clear()
+    monkeypatch.setattr(base, "cross_val_score", scores(((1,), 1)))
+    clf = SequenceClassifier(**fast, input_differences="auto").fit(X[:, :40], y)
+    assert clf.n_conv_layers_ == 0 and clf.input_differences_ == 1
+    assert [c[:2] for c in calls] == [((1,), 0), ((1,), 1)]
+    calls.clear()
+    monkeypatch.setattr(base, "cross_val_score", scores(((2,), 1)))
+    clf = SequenceClassifier(**fast, conv_dilations=[2], input_differences="auto").fit(X, y)
+    assert [c[:2] for c in calls] == [((2,), 0), ((2,), 1)]
+    assert clf.conv_dilations_ == (2,) and clf.input_differences_ == 1
+
+    # no search over the size limit and in partial_fit: no differences
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched")
+
+    monkeypatch.setattr(base, "cross_val_score", no_search)
+    clf = SequenceClassifier(**fast, input_differences="auto")
+    assert clf.partial_fit(X, y, classes=[0, 1]).input_differences_ == 0
+    monkeypatch.setattr(base, "_AUTO_SEARCH_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
+    assert clf.fit(X, y).input_differences_ == 0
+
+
+def test_auto_differences_fit_the_network_that_the_choice_names():
+    X, y = _long_series()
+    X = X[:, :50]
+    fast = dict(num_hidden=4, max_epochs=3, random_state=0, conv_layers=0)
+    clf = SequenceClassifier(**fast, input_differences="auto").fit(X, y)
+    assert clf.input_differences_ in (0, 1)
+    again = SequenceClassifier(**fast, input_differences=clf.input_differences_).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    reg = SequenceRegressor(**fast, input_differences="auto").fit(X, y * 1.0)
+    assert reg.input_differences_ in (0, 1)
+    with pytest.raises(ValueError, match="'input_differences' parameter"):
+        SequenceTagger(input_differences="auto").fit(list(X), [t.astype(int) for t in X[..., 0] > 0])
 
 
 def test_strided_lengths_follow_the_convolutions():
@@ -447,6 +574,8 @@ def test_auto_epochs_in_fit():
         ({"conv_pooling": "last"}, "'conv_pooling' parameter"),
         ({"conv_dilations": "wide"}, "'conv_dilations' parameter"),
         ({"conv_stride": 0}, "'conv_stride' parameter"),
+        ({"input_differences": -1}, "'input_differences' parameter"),
+        ({"input_differences": "all"}, "'input_differences' parameter"),
         ({"max_epochs": "forever"}, "'max_epochs' parameter"),
         ({"standardize": "yes"}, "'standardize' parameter"),
     ],

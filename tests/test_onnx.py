@@ -48,6 +48,8 @@ CLASSIFIERS = [
      dict(conv_layers=2, conv_pooling="max")),
     ("conv front-end, dilated first block, even kernel",
      dict(conv_layers=2, conv_kernel_size=4, conv_dilations=[1, 2, 8])),
+    ("first and second differences, conv front-end",
+     dict(conv_layers=2, input_differences=2)),
     ("plain RNN, no standardisation", dict(cell="rnn", standardize=False)),
 ]
 
