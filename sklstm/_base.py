@@ -452,7 +452,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         take their first candidate until :meth:`_cross_validated_choices`."""
         text = hasattr(self, "vocabulary_")
         differences = self.input_differences
-        self.input_differences_ = 0 if _is_auto(differences) else differences
+        self.input_differences_ = 0 if _is_auto(differences) else int(differences)
         self._input_stats = None
         if not text:
             if self.standardize:
