@@ -96,6 +96,7 @@ _ARCHITECTURE_CONSTRAINTS = {
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
     "conv_dilations": [StrOptions({"multiscale"}), "array-like"],
     "input_differences": [Interval(Integral, 0, None, closed="left")],
+    "difference_lag": [Interval(Integral, 1, None, closed="left")],
     "locked_dropout": ["boolean"],
     "weight_dropout": [Interval(Real, 0, 1, closed="left")],
 }
@@ -452,7 +453,8 @@ class _BaseSequenceEstimator(BaseEstimator):
         take their first candidate until :meth:`_cross_validated_choices`."""
         text = hasattr(self, "vocabulary_")
         differences = self.input_differences
-        self.input_differences_ = 0 if _is_auto(differences) else int(differences)
+        # token ids have no differences, as they have no scale
+        self.input_differences_ = 0 if text or _is_auto(differences) else int(differences)
         self._input_stats = None
         if not text:
             if self.standardize:
@@ -495,7 +497,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         """``standardize``'s statistics: of each feature and, with
         ``input_differences_``, of its differences, over the real steps."""
         if self.input_differences_:
-            X = Differences(self.input_differences_)(X)
+            X = Differences(self.input_differences_, self.difference_lag)(X)
         return feature_stats(X, lengths)
 
     def _multiscale_dilations(self, typical_length):
@@ -621,6 +623,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             "per_step": self._per_step,
             "compute_dtype": _PRECISIONS[self.precision],
             "input_differences": self.input_differences_,
+            "difference_lag": self.difference_lag,
             "input_mean": mean,
             "input_scale": scale,
             "conv_layers": self.n_conv_layers_,

@@ -202,7 +202,8 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         conv_channels=64,
         conv_kernel_size=7,
         conv_dilations="auto",
-        input_differences=0,
+        input_differences=1,
+        difference_lag=4,
         locked_dropout=False,
         weight_dropout=0.0,
         conv_stride=2,
@@ -241,6 +242,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.conv_kernel_size = conv_kernel_size
         self.conv_dilations = conv_dilations
         self.input_differences = input_differences
+        self.difference_lag = difference_lag
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride

@@ -133,16 +133,23 @@ conv_dilations : {"auto", "multiscale"} or list, default=%(default_conv_dilation
     benchmarks page). Learned as ``conv_dilations_``; only used with a
     front-end (``conv_layers``).
 input_differences : int or "auto", default=%(default_input_differences)s
-    Give the network each feature's differences between consecutive steps
-    (``x[t] - x[t - 1]``, 0 at the first step), of orders 1 to
+    Give the network each feature's differences over ``difference_lag``
+    steps (``x[t] - x[t - difference_lag]``), of orders 1 to
     ``input_differences``, as further features, standardised with the
-    others (:class:`~sklstm.modules.Differences`). The first difference
-    brings out the slopes of smooth series, as MultiRocket and derivative DTW
-    use it. ``"auto"`` (classifier and regressor) chooses 0 or 1 on the
+    others (:class:`~sklstm.modules.Differences`); 0 for none, and none for
+    text (token ids, like ``standardize``). The first
+    difference brings out the slopes of smooth series, as MultiRocket and
+    derivative DTW use it. ``"auto"`` (classifier and regressor) chooses 0 or 1 on the
     training data, in the same cross-validation of single networks as
     ``conv_dilations="auto"`` (every combination of the two, when both are
     ``"auto"``; the simpler on a tie; 0 for training sets of more than
     50,000 time steps in all). Learned as ``input_differences_``.
+difference_lag : int, default=%(default_difference_lag)s
+    Steps between the values that ``input_differences`` subtracts:
+    ``x[t] - x[t - difference_lag]`` (from the first step for the first
+    ``difference_lag`` steps). Over a few steps the differences keep the
+    slopes of smooth series and gain less of the noise of noisy ones, whose
+    step-to-step differences are mostly noise.
 locked_dropout : bool, default=False
     Make ``dropout`` variational ("locked", Gal & Ghahramani 2016): one mask
     per sequence, shared by all its steps, on the recurrent layers' inputs,

@@ -32,10 +32,11 @@ _TORCH_DTYPES = {
 _ARRAY_KINDS = set("biufUO")
 # parameters added since files were first written: the value that gives a
 # file without one the model it was saved with, and the fitted attribute
-# that the value resolves to
+# that the value resolves to (None for none)
 _ADDED_PARAMETERS = {
     "conv_dilations": ((1,), "conv_dilations_", (1,)),
     "input_differences": (0, "input_differences_", 0),
+    "difference_lag": (1, None, None),
 }
 
 
@@ -366,7 +367,8 @@ class _Decoder:
             setattr(est, attr, self.value(v))
         if doc["attrs"]:  # fitted
             for _, _, attr, value in added:
-                setattr(est, attr, value)
+                if attr is not None:
+                    setattr(est, attr, value)
         if "net" in doc:
             est.net_ = self.net(est, doc["net"])
         return est

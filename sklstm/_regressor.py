@@ -108,6 +108,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         conv_kernel_size=7,
         conv_dilations=(1,),
         input_differences=0,
+        difference_lag=4,
         locked_dropout=False,
         weight_dropout=0.0,
         conv_stride=2,
@@ -145,6 +146,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.conv_kernel_size = conv_kernel_size
         self.conv_dilations = conv_dilations
         self.input_differences = input_differences
+        self.difference_lag = difference_lag
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride

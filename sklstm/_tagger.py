@@ -153,6 +153,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         conv_kernel_size=7,
         conv_dilations=(1,),
         input_differences=0,
+        difference_lag=4,
         locked_dropout=False,
         weight_dropout=0.0,
         class_weight=None,
@@ -187,6 +188,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.conv_kernel_size = conv_kernel_size
         self.conv_dilations = conv_dilations
         self.input_differences = input_differences
+        self.difference_lag = difference_lag
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.class_weight = class_weight

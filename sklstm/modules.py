@@ -84,48 +84,63 @@ class Standardize(nn.Module):
 
 
 class Differences(nn.Module):
-    """Append each feature's differences between consecutive steps as features.
+    """Append each feature's differences over ``lag`` steps as features.
 
     ``(batch, time, n)`` becomes ``(batch, time, n * (order + 1))``: the
-    features, then their first differences ``x[t] - x[t - 1]``, then the
-    differences of those, up to ``order``. The first step's difference is 0.
-    A step's differences read only that step and the ones before it, so the
-    real steps of a padded sequence never depend on its padding. Time-series
-    classifiers use the first difference as a second view of a series
-    (MultiRocket, derivative DTW): it brings out the slopes of smooth series,
-    which a convolution on the raw values, standardised as a whole, sees at
-    a small scale.
+    features, then their differences ``x[t] - x[t - lag]``, then the
+    differences of those, up to ``order``. The first ``lag`` steps are
+    differenced from the first step. A step's differences read only that
+    step and the ones before it, so the real steps of a padded sequence never
+    depend on its padding. Time-series classifiers use the first difference
+    as a second view of a series (MultiRocket, derivative DTW): it brings out
+    the slopes of smooth series, which a convolution on the raw values,
+    standardised as a whole, sees at a small scale. Over more than one step
+    the differences keep the slopes and gain less noise: white noise's
+    differences have the same variance over any lag, a trend's grow with it.
 
     Parameters
     ----------
     order : int
         Number of differencing orders appended (0 returns the input).
+    lag : int, default=1
+        Steps between the values differenced.
 
     Examples
     --------
     >>> import torch
     >>> from sklstm.modules import Differences
-    >>> Differences(2)(torch.tensor([[[1.0], [4.0], [9.0], [16.0]]])).squeeze(0)
+    >>> X = torch.tensor([[[1.0], [4.0], [9.0], [16.0]]])
+    >>> Differences(2)(X).squeeze(0)
     tensor([[ 1.,  0.,  0.],
             [ 4.,  3.,  3.],
             [ 9.,  5.,  2.],
             [16.,  7.,  2.]])
+    >>> Differences(1, lag=2)(X).squeeze(0)
+    tensor([[ 1.,  0.],
+            [ 4.,  3.],
+            [ 9.,  8.],
+            [16., 12.]])
     """
 
-    def __init__(self, order):
+    def __init__(self, order, lag=1):
         super().__init__()
-        if isinstance(order, bool) or not isinstance(order, Integral) or order < 0:
-            raise ValueError(
-                f"the differencing order must be a non-negative integer, got {order!r}."
-            )
+        for name, value, low in (("order", order, 0), ("lag", lag, 1)):
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+                raise ValueError(
+                    f"the differencing {name} must be an integer of at least {low}, "
+                    f"got {value!r}."
+                )
         self.order = int(order)
+        self.lag = int(lag)
 
     def forward(self, X):
         parts = [X]
         for _ in range(self.order):
             previous = parts[-1]
-            first = torch.zeros_like(previous[:, :1])
-            parts.append(torch.cat([first, previous[:, 1:] - previous[:, :-1]], dim=1))
+            lag = min(self.lag, previous.shape[1])
+            start = previous[:, :1].expand(-1, lag, *previous.shape[2:])
+            before = torch.cat([start, previous[:, : previous.shape[1] - lag]], dim=1)
+            parts.append(previous - before)
         return torch.cat(parts, dim=-1)
 
 
@@ -571,9 +586,11 @@ class RecurrentNetwork(nn.Module):
         it returns log-probabilities over all ``n_outputs``.
 
     input_differences : int, default=0
-        Append each real-valued feature's differences between consecutive
-        steps, of orders 1 to ``input_differences``, as features
-        (:class:`Differences`), before standardisation.
+        Append each real-valued feature's differences over
+        ``difference_lag`` steps, of orders 1 to ``input_differences``, as
+        features (:class:`Differences`), before standardisation.
+    difference_lag : int, default=1
+        Steps between the values differenced.
     input_mean, input_scale : array-like of shape \
             (n_features * (input_differences + 1),) or None, default=None
         When set, real-valued inputs (with their differences) are then
@@ -698,6 +715,7 @@ class RecurrentNetwork(nn.Module):
         softmax_cutoff=None,
         init_range=None,
         input_differences=0,
+        difference_lag=1,
         input_mean=None,
         input_scale=None,
         conv_layers=0,
@@ -749,7 +767,7 @@ class RecurrentNetwork(nn.Module):
         else:
             n_inputs = n_features
             if input_differences:
-                self.differences = Differences(input_differences)
+                self.differences = Differences(input_differences, difference_lag)
                 n_inputs = n_features * (input_differences + 1)
             if input_mean is not None:
                 self.scaler = Standardize(input_mean, input_scale)

@@ -296,20 +296,31 @@ def test_differences_are_appended_step_by_step():
     torch.testing.assert_close(Differences(0)(X), X)
     # a step's differences read only the steps before it
     torch.testing.assert_close(Differences(1)(X[:, :2]), Differences(1)(X)[:, :2])
+    # over a lag: from the first step until the lag is reached
+    out = Differences(1, lag=2)(X)
+    expected = [[1, 10, 0, 0], [4, 0, 3, -10], [9, 5, 8, -5]]
+    torch.testing.assert_close(out, torch.tensor([expected], dtype=torch.float32))
+    for n_steps in [1, 2, 3]:
+        torch.testing.assert_close(
+            Differences(1, lag=5)(X[:, :n_steps]), torch.cat([X, X - X[:, :1]], -1)[:, :n_steps]
+        )
     for order in [-1, 1.5, True, "1"]:
-        with pytest.raises(ValueError, match="non-negative integer"):
+        with pytest.raises(ValueError, match="order must be an integer of at least 0"):
             Differences(order)
+    with pytest.raises(ValueError, match="lag must be an integer of at least 1"):
+        Differences(1, lag=0)
     net = RecurrentNetwork(n_features=2, input_differences=2, conv_layers=1)
     assert net.frontend.blocks[0].conv.in_channels == 6
     with pytest.raises(ValueError, match="input_differences needs real-valued inputs"):
         RecurrentNetwork(vocab_size=10, input_differences=1)
 
 
-@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("order, lag", [(1, 1), (2, 1), (1, 4), (2, 12)])
 @pytest.mark.parametrize("conv_layers", [0, 2])
-def test_input_differences_never_depend_on_padding(ragged, order, conv_layers):
+def test_input_differences_never_depend_on_padding(ragged, order, lag, conv_layers):
     X, y = ragged
-    params = dict(conv_layers=conv_layers, conv_channels=8, input_differences=order, **FAST)
+    params = dict(conv_layers=conv_layers, conv_channels=8, input_differences=order,
+                  difference_lag=lag, **FAST)
     clf = SequenceClassifier(**params).fit(X, y)
     assert clf.input_differences_ == order
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
@@ -327,9 +338,13 @@ def test_input_differences_never_depend_on_padding(ragged, order, conv_layers):
 def test_input_differences_are_standardised_with_their_own_statistics(ragged):
     X, y = ragged
     X = [x * [1.0, 100.0] for x in X]
-    clf = SequenceClassifier(n_networks=1, input_differences=1, **FAST).fit(X, y)
+    clf = SequenceClassifier(
+        n_networks=1, input_differences=1, difference_lag=3, **FAST
+    ).fit(X, y)
     # statistics of the features and of their differences over the real steps
-    steps = np.concatenate([np.hstack([x, np.diff(x, axis=0, prepend=x[:1])]) for x in X])
+    steps = np.concatenate(
+        [np.hstack([x, x - np.concatenate([x[:1]] * 3 + [x])[: len(x)]]) for x in X]
+    )
     scaler = clf.net_.module_.scaler
     np.testing.assert_allclose(scaler.mean.numpy(), steps.mean(axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(scaler.scale.numpy(), steps.std(axis=0), rtol=1e-5)
@@ -487,6 +502,9 @@ def test_text_gets_no_automatic_front_end():
     texts = ["good film " * 40, "bad film " * 40] * 4
     clf = SequenceClassifier(max_epochs=1, num_hidden=4, n_networks=1).fit(texts, [1, 0] * 4)
     assert clf.n_conv_layers_ == 0 and clf.net_.module_.scaler is None
+    # nor differences: token ids have no scale
+    assert clf.input_differences == 1 and clf.input_differences_ == 0
+    assert clf.net_.module_.differences is None
 
 
 def test_long_series_are_learned():
@@ -511,14 +529,17 @@ def test_standardize_makes_the_scale_irrelevant(ragged):
     clf_big = SequenceClassifier(n_networks=1, **FAST).fit(X_big, y)
     module = clf_big.net_.module_
     assert module.scaler is not None
-    np.testing.assert_allclose(module.scaler.mean.numpy(), 1e31 * np.ones(2), rtol=1e-2)
+    # the two features, then their differences (input_differences=1)
+    assert module.scaler.mean.shape == (4,)
+    np.testing.assert_allclose(module.scaler.mean.numpy()[:2], 1e31 * np.ones(2), rtol=1e-2)
     np.testing.assert_allclose(
         clf_big.predict_proba(X_big), clf.predict_proba(X), rtol=1e-3, atol=1e-3
     )
     # the statistics count real steps only
     steps = np.concatenate(X)
-    np.testing.assert_allclose(clf.net_.module_.scaler.mean.numpy(), steps.mean(0), rtol=1e-5)
-    np.testing.assert_allclose(clf.net_.module_.scaler.scale.numpy(), steps.std(0), rtol=1e-5)
+    scaler = clf.net_.module_.scaler
+    np.testing.assert_allclose(scaler.mean.numpy()[:2], steps.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(scaler.scale.numpy()[:2], steps.std(0), rtol=1e-5)
 
 
 def test_tiny_scales_are_standardized_too(ragged):
@@ -576,6 +597,7 @@ def test_auto_epochs_in_fit():
         ({"conv_stride": 0}, "'conv_stride' parameter"),
         ({"input_differences": -1}, "'input_differences' parameter"),
         ({"input_differences": "all"}, "'input_differences' parameter"),
+        ({"difference_lag": 0}, "'difference_lag' parameter"),
         ({"max_epochs": "forever"}, "'max_epochs' parameter"),
         ({"standardize": "yes"}, "'standardize' parameter"),
     ],

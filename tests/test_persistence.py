@@ -233,23 +233,27 @@ def test_files_from_before_conv_dilations_load_as_they_were(tmp_path):
 
 
 def test_files_from_before_input_differences_load_as_they_were(tmp_path):
+    # before the parameters, the network read the features alone
     X = rng.normal(size=(30, 12, 2))
-    clf = SequenceClassifier(**SMALL).fit(X, LABELS)
+    clf = SequenceClassifier(**SMALL, input_differences=0, difference_lag=1).fit(X, LABELS)
     path = tmp_path / "old.safetensors"
     sklstm.save(clf, path)
     doc, tensors = _read_raw(path)
-    del doc["estimator"]["params"]["input_differences"]
+    for name in ["input_differences", "difference_lag"]:
+        del doc["estimator"]["params"][name]
+        del doc["estimator"]["net"]["module_params"]["__dict__"][name]
     del doc["estimator"]["attrs"]["input_differences_"]
-    del doc["estimator"]["net"]["module_params"]["__dict__"]["input_differences"]
     _write_raw(path, doc, tensors)
     loaded = sklstm.load(path)
     assert loaded.input_differences == 0 and loaded.input_differences_ == 0
+    assert loaded.difference_lag == 1
     assert _same(loaded.predict_proba(X), clf.predict_proba(X))
     # a file with differences keeps them, and their statistics
-    clf = SequenceClassifier(**SMALL, input_differences=2).fit(X, LABELS)
+    clf = SequenceClassifier(**SMALL, input_differences=2, difference_lag=3).fit(X, LABELS)
     sklstm.save(clf, path)
     loaded = sklstm.load(path)
     assert loaded.input_differences == 2 and loaded.input_differences_ == 2
+    assert loaded.difference_lag == 3
     assert loaded.net_.module_.networks[0].scaler.mean.shape == (6,)
     assert _same(loaded.predict_proba(X), clf.predict_proba(X))
 
