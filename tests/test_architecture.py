@@ -39,6 +39,17 @@ def _assert_padding_and_batch_invariant(predict, X):
     np.testing.assert_allclose(batched2[[0, 2]], alone, rtol=1e-5, atol=1e-6)
 
 
+def _assert_tagger_padding_invariant(tagger, X):
+    """The tagger's labels for a sequence: one per step, the same alone and
+    padded in a batch with a longer sequence."""
+    short, other = X[0][:7], X[1][:3]
+    alone = [tagger.predict_proba([s])[0] for s in (short, other)]
+    batched = tagger.predict_proba([short, np.ones((90, X[0].shape[1])), other])
+    assert [len(p) for p in batched] == [7, 90, 3]
+    np.testing.assert_allclose(batched[0], alone[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
 @pytest.mark.parametrize("conv_layers", [0, 2])
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -117,11 +128,7 @@ def test_tagger_front_end_keeps_one_label_per_step(ragged, bidirectional):
     assert tagger.n_conv_layers_ == 2
     pred = tagger.predict_proba(X[:3])
     assert [len(p) for p in pred] == [len(x) for x in X[:3]]
-    short, other = X[0][:7], X[1][:3]
-    alone = [tagger.predict_proba([s])[0] for s in (short, other)]
-    batched = tagger.predict_proba([short, np.ones((90, 2)), other])
-    np.testing.assert_allclose(batched[0], alone[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
+    _assert_tagger_padding_invariant(tagger, X)
 
 
 @pytest.mark.parametrize("kernel_size", [7, 4])
@@ -143,13 +150,7 @@ def test_dilated_front_end_never_depends_on_padding(ragged, conv_dilations, kern
         with pytest.raises(ValueError, match="per_step outputs need an odd conv_kernel"):
             SequenceTagger(**params).fit(X, tags)
         return
-    tagger = SequenceTagger(**params).fit(X, tags)
-    short, other = X[0][:7], X[1][:3]
-    alone = [tagger.predict_proba([s])[0] for s in (short, other)]
-    batched = tagger.predict_proba([short, np.ones((90, 2)), other])
-    assert [len(p) for p in batched] == [7, 90, 3]
-    np.testing.assert_allclose(batched[0], alone[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
+    _assert_tagger_padding_invariant(SequenceTagger(**params).fit(X, tags), X)
 
 
 def test_dilated_convs_are_parallel_convolutions_side_by_side():
@@ -327,12 +328,8 @@ def test_input_differences_never_depend_on_padding(ragged, order, lag, conv_laye
     reg = SequenceRegressor(**params).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
     tagger = SequenceTagger(**params).fit(X, [(x[:, 0] > 0).astype(int) for x in X])
-    short, other = X[0][:7], X[1][:3]
-    alone = [tagger.predict_proba([s])[0] for s in (short, other)]
-    batched = tagger.predict_proba([short, np.ones((90, 2)), other])
-    assert [len(p) for p in batched] == [7, 90, 3]
-    np.testing.assert_allclose(batched[0], alone[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(batched[2], alone[1], rtol=1e-5, atol=1e-6)
+    assert tagger.input_differences_ == order
+    _assert_tagger_padding_invariant(tagger, X)
 
 
 def test_input_differences_are_standardised_with_their_own_statistics(ragged):
