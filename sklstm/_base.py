@@ -592,9 +592,11 @@ class _BaseSequenceEstimator(BaseEstimator):
             for candidate in candidates
         ]
         # argmax: the first of equal scores
-        for name, value in candidates[int(np.argmax(scores))].items():
+        chosen = candidates[int(np.argmax(scores))]
+        for name, value in chosen.items():
             setattr(self, f"{name}_", value)
-        if self.input_differences_ and self._input_stats is not None:
+        # the statistics were learned without differences, the first candidate
+        if chosen.get("input_differences") and self._input_stats is not None:
             self._input_stats = self._input_statistics(X, lengths)
 
     def _conv_stride(self):
