@@ -100,7 +100,12 @@ precision : {"float32", "bfloat16"}, default="float32"
     (:func:`torch.autocast`: matrix products and convolutions in bfloat16;
     parameters, optimizer state and losses in float32), which pays on
     hardware with bfloat16 arithmetic (recent GPUs, CPUs with AVX-512 BF16 or
-    AMX). Prediction always computes in float32.
+    AMX). It works on every CPU: where torch has no bfloat16 kernel for the
+    recurrent cell (LSTMs on CPUs without AVX-512), the recurrent layers
+    compute in float32 and the rest in bfloat16, as :func:`torch.autocast`
+    does for any operation without a low-precision kernel (see
+    :func:`sklstm.modules.low_precision_supported`). Prediction always
+    computes in float32.
 conv_layers : int or "auto", default="auto"
     Number of convolution blocks (1-D convolution, batch normalisation over
     the real steps, ReLU) before the recurrent layers; 0 for none. With

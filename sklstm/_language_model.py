@@ -163,7 +163,10 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         optimizer and losses in float32). It pays on hardware with bfloat16
         arithmetic (CPUs with AVX-512 BF16 or AMX, recent GPUs): 1.49x the
         training tokens per second for the same perplexity on the
-        benchmarks page's CPU; elsewhere it can be slower. Evaluation,
+        benchmarks page's CPU; elsewhere it can be slower. On CPUs
+        without AVX-512, where torch has no bfloat16 LSTM kernel, the
+        recurrent layers compute in float32 and the rest in bfloat16
+        (:func:`sklstm.modules.low_precision_supported`). Evaluation,
         prediction and generation always compute in float32.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (instances or ``(name, callback)`` tuples).

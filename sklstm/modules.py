@@ -3,6 +3,7 @@
 They are public so that they can be reused in plain PyTorch or skorch code.
 """
 
+import functools
 import math
 from numbers import Integral
 
@@ -22,6 +23,7 @@ __all__ = [
     "RecurrentNetwork",
     "RecurrentStack",
     "Standardize",
+    "low_precision_supported",
 ]
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -469,7 +471,23 @@ class RecurrentStack(nn.Module):
         return X, torch.cat(states)
 
     def _run(self, rnn, X, lengths, state):
-        """One fused module, with weight drop in training."""
+        """One fused module, with weight drop in training.
+
+        Under :func:`torch.autocast` in a dtype that this machine's kernels
+        cannot run the cell in (bfloat16 LSTMs on CPUs without AVX-512 BF16),
+        the module runs in float32, as autocast itself runs an operation
+        without a low-precision kernel.
+        """
+        device = X.device.type
+        if torch.is_autocast_enabled(device) and not low_precision_supported(
+            self.cell, device, torch.get_autocast_dtype(device)
+        ):
+            with torch.autocast(device, enabled=False):
+                state = None if state is None else _map_state(torch.Tensor.float, state)
+                return self._run_fused(rnn, X.float(), lengths, state)
+        return self._run_fused(rnn, X, lengths, state)
+
+    def _run_fused(self, rnn, X, lengths, state):
         packed = lengths is not None and rnn.bidirectional
         if packed:
             # an exported LSTM/GRU node takes its lengths in any order: no
@@ -496,6 +514,52 @@ class RecurrentStack(nn.Module):
         if packed:
             out, _ = pad_packed_sequence(out, batch_first=True)
         return out, state
+
+
+@functools.cache
+def low_precision_supported(cell, device_type, dtype):
+    """Whether torch runs a ``cell`` layer under autocast in ``dtype`` here.
+
+    Asked of torch at run time, once per process and combination, by one
+    forward and backward step of a tiny layer: oneDNN's bfloat16 LSTM, for
+    example, exists only on CPUs with AVX-512 (``could not create a
+    primitive descriptor`` elsewhere), whatever the CPU's name says. The
+    probe draws no random numbers from the caller's generators.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}
+    device_type : str
+        ``"cpu"``, ``"cuda"``, ...
+    dtype : torch.dtype
+        The autocast dtype, such as ``torch.bfloat16``.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.modules import low_precision_supported
+    >>> low_precision_supported("gru", "cpu", torch.bfloat16)  # autocast keeps GRUs in float32
+    True
+    """
+    with torch.random.fork_rng(devices=[]):  # the layer's initial weights
+        layer = _CELLS[cell](1, 1, batch_first=True)
+    with torch.inference_mode(False), torch.enable_grad():
+        try:
+            layer.to(device_type)
+            X = torch.zeros(2, 3, 1, device=device_type)
+            with torch.autocast(device_type, dtype=dtype):
+                # from a zero state, then from the state it returned (as
+                # truncated BPTT carries it)
+                out, state = layer(X)
+                again, _ = layer(X, state)
+            (out.float().sum() + again.float().sum()).backward()
+        except RuntimeError:
+            return False
+    return True
 
 
 def _locked_dropout(X, p, training=True):
