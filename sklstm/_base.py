@@ -31,6 +31,7 @@ from skorch.dataset import ValidSplit, unpack_data
 from ._checkpoint import Checkpointer, checkpoint_path, fingerprint, read_checkpoint
 from ._checkpoint import restore_training
 from ._data import BatchIterator, check_sequences, feature_stats, pad_sequences
+from ._random import preserved_rng_state
 from .modules import (
     _CONV_POOLINGS,
     _POOLINGS,
@@ -816,7 +817,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             "train_split": train_split,
         }
         epochs = n_epochs
-        with torch.random.fork_rng(devices=[]):
+        with preserved_rng_state():
             torch.manual_seed(self._seed)
             if warm:
                 net = self.net_

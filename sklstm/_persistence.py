@@ -17,6 +17,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
+from ._random import preserved_rng_state
+
 FORMAT = "sklstm"
 FORMAT_VERSION = 1
 
@@ -377,7 +379,7 @@ class _Decoder:
         if doc["criterion"] not in _CRITERIA:
             raise ValueError(f"unknown criterion {doc['criterion']!r}")
         module_params = self.value(doc["module_params"])
-        with torch.random.fork_rng(devices=[]):
+        with preserved_rng_state():
             net = est._new_net(
                 module_params,
                 _CRITERIA[doc["criterion"]],
