@@ -23,7 +23,7 @@ test: $(STAMP)
 
 docs: $(STAMP)
 	rm -rf docs/generated
-	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	timeout 600 $(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_bit_counting.py

@@ -7,6 +7,7 @@ from skorch.hf import AccelerateMixin
 from skorch.history import DistributedHistory
 
 from ._base import _SequenceNet
+from ._compat import prepare_criteria_with_parameters
 
 
 class AcceleratedSequenceNet(AccelerateMixin, _SequenceNet):
@@ -21,14 +22,7 @@ class AcceleratedSequenceNet(AccelerateMixin, _SequenceNet):
     def _initialize_accelerator(self):
         # DistributedDataParallel refuses modules without parameters, such as
         # the loss functions: only criteria with parameters are prepared
-        criteria = self._criteria
-        self._criteria = [
-            name for name in criteria if any(getattr(self, name + "_").parameters())
-        ]
-        try:
-            return super()._initialize_accelerator()
-        finally:
-            self._criteria = criteria
+        return prepare_criteria_with_parameters(self, super()._initialize_accelerator)
 
     def train_step_single(self, batch, **fit_params):
         with self.accelerator.autocast():

@@ -17,8 +17,7 @@ from sklearn.model_selection import (
     cross_val_score,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import (
     EarlyStopping,
@@ -28,9 +27,11 @@ from skorch.callbacks import (
 )
 from skorch.dataset import ValidSplit, unpack_data
 
+from ._compat import check_sample_weight, HasMethods, Interval, set_training, StrOptions
 from ._checkpoint import Checkpointer, checkpoint_path, fingerprint, read_checkpoint
 from ._checkpoint import restore_training
 from ._data import BatchIterator, check_sequences, feature_stats, pad_sequences
+from ._extras import import_extra
 from ._random import preserved_rng_state
 from .modules import (
     _CONV_POOLINGS,
@@ -239,7 +240,7 @@ class _SequenceNet(NeuralNet):
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         # training mode is set once per epoch instead of at every batch
-        self._set_training(True)
+        set_training(self, True)
         self.train_state_ = self.valid_state_ = None
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
 
@@ -279,7 +280,7 @@ class _SequenceNet(NeuralNet):
 
     def validation_step(self, batch, **fit_params):
         """Validation loss of one batch, carrying state like training."""
-        self._set_training(False)
+        set_training(self, False)
         Xi, yi = unpack_data(batch)
         with torch.no_grad():
             y_pred = self._infer_carrying(Xi, "valid", **fit_params)
@@ -296,7 +297,7 @@ class _SequenceNet(NeuralNet):
             return super().evaluation_step(batch, training=training)
         Xi, _ = unpack_data(batch)
         if self.module_.training:
-            self._set_training(False)
+            set_training(self, False)
         with torch.inference_mode():
             return self.infer(Xi)
 
@@ -439,7 +440,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         mean with uniform weights is the plain mean)."""
         if sample_weight is None:
             return None
-        sample_weight = _check_sample_weight(
+        sample_weight = check_sample_weight(
             sample_weight, X, dtype=np.float32, ensure_non_negative=True
         )
         if np.all(sample_weight == sample_weight[0]):
@@ -780,7 +781,11 @@ class _BaseSequenceEstimator(BaseEstimator):
         warm = self._continues()
         if self.accelerator is None:
             _check_device(self.device)
-        elif warm or self._partial_call or self.checkpoint_dir is not None:
+        else:
+            import_extra("accelerate", "accelerate", "accelerator=")
+        if self.accelerator is not None and (
+            warm or self._partial_call or self.checkpoint_dir is not None
+        ):
             raise ValueError(
                 "accelerator is not available with warm_start, partial_fit or "
                 "checkpoint_dir yet; train with fit, or set accelerator=None."

@@ -12,14 +12,9 @@ import os
 
 import joblib
 import torch
-from skorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    EpochScoring,
-    LRScheduler,
-    PassthroughScoring,
-)
+from skorch.callbacks import Callback, EpochScoring, PassthroughScoring
 
+from ._compat import callback_state, restore_callback_state, set_best_score
 from ._persistence import _damaged, _Decoder, _encode, _Encoder, _read, _write
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -98,21 +93,13 @@ class Checkpointer(Callback):
         for name, cb in net.callbacks_:
             if isinstance(cb, (PassthroughScoring, EpochScoring)):
                 # the best score so far marks the next epochs' "_best" flags
-                scores = [row[cb.name] for row in net.history if cb.name in row]
-                if scores and cb.lower_is_better is not None:
-                    cb.best_score_ = (min if cb.lower_is_better else max)(scores)
+                set_best_score(cb, [row[cb.name] for row in net.history if cb.name in row])
             state = resume["callbacks"].get(name)
             if state is None:
                 continue
-            if isinstance(cb, LRScheduler):
-                cb.lr_scheduler_.load_state_dict(decoder.value(state["scheduler"]))
-                cb.batch_idx_ = state["batch_idx"]
-            elif isinstance(cb, EarlyStopping):
-                cb.misses_ = state["misses"]
-                cb.dynamic_threshold_ = state["threshold"]
-                cb.best_epoch_ = state["best_epoch"]
-                best = decoder.prefixed(f"callback.{name}.")
-                cb.best_model_weights_ = best or None
+            scheduler = decoder.value(state["scheduler"]) if "scheduler" in state else None
+            best = decoder.prefixed(f"callback.{name}.")
+            restore_callback_state(cb, state, scheduler, best)
         # a new schedule sets the rate of its first step: put back the
         # optimizer's own (rate, momentum) at the checkpoint
         groups = decoder.value(net_doc["optimizer"]["param_groups"])
@@ -136,21 +123,15 @@ class Checkpointer(Callback):
         )
         callbacks = {}
         for name, cb in net.callbacks_:
-            if isinstance(cb, LRScheduler) and hasattr(cb, "lr_scheduler_"):
-                callbacks[name] = {
-                    "scheduler": _Encoder({}, False).value(
-                        cb.lr_scheduler_.state_dict(), name
-                    ),
-                    "batch_idx": cb.batch_idx_,
-                }
-            elif isinstance(cb, EarlyStopping) and hasattr(cb, "misses_"):
-                callbacks[name] = {
-                    "misses": cb.misses_,
-                    "threshold": float(cb.dynamic_threshold_),
-                    "best_epoch": cb.best_epoch_,
-                }
-                for k, t in (cb.best_model_weights_ or {}).items():
-                    tensors[f"callback.{name}.{k}"] = t.detach().cpu().clone()
+            kept = callback_state(cb)
+            if kept is None:
+                continue
+            state, scheduler, best = kept
+            if scheduler is not None:
+                state = {"scheduler": _Encoder({}, False).value(scheduler, name), **state}
+            callbacks[name] = state
+            for k, t in (best or {}).items():
+                tensors[f"callback.{name}.{k}"] = t.detach().cpu().clone()
         tensors["rng.torch"] = torch.get_rng_state()
         doc["resume"] = {
             "finished": finished,

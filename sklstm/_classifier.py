@@ -2,8 +2,7 @@
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -13,6 +12,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from ._compat import fit_context, StrOptions
 from ._base import _MANY_TO_ONE_CONSTRAINTS, _BaseSequenceEstimator
 from ._data import PAD_LABEL
 from ._docs import fill_doc
@@ -40,7 +40,7 @@ class _LabelsMixin:
             )
         return np.searchsorted(self.classes_, labels)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one pass over X and y, continuing any earlier training.
 
@@ -253,7 +253,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     def _stratify_validation(self, y):
         return torch.bincount(y).min() >= 2
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network on sequences X with labels y.
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
 from torch.utils.data import Subset
 
@@ -366,7 +367,8 @@ class WindowIterator:
         """Lengths of the windows that cover ``n_steps`` steps."""
         if not self.variable:
             return [self.bptt] * (-(-n_steps // self.bptt))
-        rng = self.random_state or np.random.mtrand._rand
+        # numpy's global generator when no random_state (as scikit-learn's)
+        rng = check_random_state(self.random_state)
         lengths, covered = [], 0
         while covered < n_steps:
             base = self.bptt if rng.random_sample() < 0.95 else self.bptt / 2

@@ -5,15 +5,14 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from skorch.dataset import Dataset, unpack_data
 from skorch.helper import predefined_split
 from torch.optim.swa_utils import AveragedModel, get_swa_multi_avg_fn
 
+from ._compat import fit_context, Interval, StrOptions
 from ._base import _OPTIMIZERS, _PRECISIONS, _BaseSequenceEstimator
 from ._docs import fill_doc
 from ._data import PAD_LABEL, WindowIterator, batchify, pad_sequences
@@ -417,7 +416,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         stream = _stream(ids)
         return batchify(stream[:-1], n_columns), batchify(stream[1:], n_columns)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, X_val=None):
         """Train the language model on sentences.
 

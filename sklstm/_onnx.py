@@ -11,19 +11,14 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ._extras import import_extra
+
 # the newest opset the TorchScript-based exporter writes for these networks
 _OPSET = 17
 
 
 def _onnx():
-    try:
-        import onnx
-    except ImportError as exc:
-        raise ImportError(
-            'sklstm.to_onnx needs the onnx package: pip install "sklstm[onnx]" '
-            "(onnx, and onnxruntime to run the exported model)."
-        ) from exc
-    return onnx
+    return import_extra("onnx", "onnx", "sklstm.to_onnx")
 
 
 class _Probabilities(nn.Module):

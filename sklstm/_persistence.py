@@ -17,6 +17,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
+from ._compat import param_names, validate_estimator_params
+from ._extras import import_extra
 from ._random import preserved_rng_state
 
 FORMAT = "sklstm"
@@ -44,15 +46,8 @@ _ADDED_PARAMETERS = {
 
 def _safetensors():
     """The safetensors package, or an ImportError that says how to get it."""
-    try:
-        import safetensors
-        import safetensors.torch
-    except ImportError as exc:
-        raise ImportError(
-            "sklstm.save and sklstm.load need the safetensors package: "
-            'pip install "sklstm[safetensors]" (or pip install safetensors).'
-        ) from exc
-    return safetensors
+    import_extra("safetensors.torch", "safetensors", "sklstm.save and sklstm.load")
+    return import_extra("safetensors", "safetensors", "sklstm.save and sklstm.load")
 
 
 def _classes():
@@ -349,10 +344,10 @@ class _Decoder:
         params = {k: self.value(v) for k, v in doc["params"].items()}
         added = [
             (name, *values) for name, values in _ADDED_PARAMETERS.items()
-            if name not in params and name in cls._get_param_names()
+            if name not in params and name in param_names(cls)
         ]
         params.update({name: value for name, value, _, _ in added})
-        unknown = sorted(set(params) - set(cls._get_param_names()))
+        unknown = sorted(set(params) - set(param_names(cls)))
         if unknown:
             raise ValueError(f"{name} has no parameters {unknown}")
         if "device" in params:
@@ -362,7 +357,7 @@ class _Decoder:
                 _available_device(params["device"]) if self.device is None else self.device
             )
         est = cls(**params)
-        est._validate_params()
+        validate_estimator_params(est)
         for attr, v in doc["attrs"].items():
             if not attr.isidentifier() or attr.startswith("__") or hasattr(cls, attr):
                 raise ValueError(f"{name} cannot have the attribute {attr!r}")

@@ -2,9 +2,10 @@
 
 import numpy as np
 import torch
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
+from ._compat import fit_context
 from ._base import _MANY_TO_ONE_CONSTRAINTS, _BaseSequenceEstimator
 from ._docs import fill_doc
 
@@ -155,7 +156,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         self.n_networks = n_networks
         self.normalize_y = normalize_y
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network on sequences X with targets y.
 
@@ -177,7 +178,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
         """
         return self._fit(X, y, sample_weight)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Train for one pass over X and y, continuing any earlier training.
 

@@ -4,10 +4,10 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._compat import fit_context, Interval, StrOptions
 from ._base import _ARCHITECTURE_CONSTRAINTS, _BaseSequenceEstimator
 from ._classifier import _LabelsMixin
 from ._data import PAD_LABEL, WindowIterator, batchify
@@ -194,7 +194,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         self.class_weight = class_weight
         self.bptt = bptt
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network on sequences X with one label per step in y.
 

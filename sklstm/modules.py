@@ -500,8 +500,7 @@ class RecurrentStack(nn.Module):
             # one mask per call, applied to the weights: the fused kernel
             # still runs over all steps (Merity et al.'s WeightDrop)
             hidden = {
-                name: getattr(rnn, name)
-                for name in rnn._flat_weights_names
+                name: w for name, w in rnn.named_parameters()
                 if name.startswith("weight_hh")
             }
             dropped = {

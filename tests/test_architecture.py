@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import sklstm._base
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
 from sklstm._base import _AUTO_MIN_STEPS
 from sklstm.modules import (
@@ -57,9 +58,10 @@ def _assert_tagger_padding_invariant(tagger, X):
 def test_padding_never_changes_a_prediction(ragged, pooling, conv_layers, bidirectional):
     X, y = ragged
     params = dict(pooling=pooling, conv_layers=conv_layers, bidirectional=bidirectional)
-    clf = SequenceClassifier(conv_channels=8, **params, **FAST).fit(X, y)
+    params.update(conv_channels=8, n_networks=1, conv_dilations=(1,), **FAST)
+    clf = SequenceClassifier(**params).fit(X, y)
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
-    reg = SequenceRegressor(conv_channels=8, **params, **FAST).fit(X, y.astype(float))
+    reg = SequenceRegressor(**params).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
 
 
@@ -68,9 +70,9 @@ def test_padding_never_changes_a_prediction(ragged, pooling, conv_layers, bidire
 def test_conv_pooling_never_depends_on_padding(ragged, conv_pooling, bidirectional):
     X, y = ragged
     params = dict(conv_layers=2, conv_channels=8, conv_pooling=conv_pooling,
-                  bidirectional=bidirectional)
+                  bidirectional=bidirectional, n_networks=1, conv_dilations=(1,))
     clf = SequenceClassifier(**params, **FAST).fit(X, y)
-    assert clf.net_.module_.networks[0].conv_pool is not None
+    assert clf.net_.module_.conv_pool is not None
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
     reg = SequenceRegressor(**params, **FAST).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
@@ -138,13 +140,13 @@ def test_dilated_front_end_never_depends_on_padding(ragged, conv_dilations, kern
     X, y = ragged
     params = dict(conv_layers=2, conv_channels=9, conv_kernel_size=kernel_size,
                   conv_dilations=conv_dilations, **FAST)
-    clf = SequenceClassifier(**params).fit(X, y)
+    clf = SequenceClassifier(n_networks=1, **params).fit(X, y)
     expected = (1, 2, 4) if conv_dilations == "multiscale" else tuple(conv_dilations)
     if kernel_size == 4 and conv_dilations == "multiscale":
         expected = (1, 2, 4, 8)  # a shorter kernel spans fewer steps
     assert clf.conv_dilations_ == expected
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
-    reg = SequenceRegressor(**params).fit(X, y.astype(float))
+    reg = SequenceRegressor(n_networks=1, **params).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
     tags = [(x[:, 0] > 0).astype(int) for x in X]
     if kernel_size % 2 == 0:
@@ -322,11 +324,11 @@ def test_differences_are_appended_step_by_step():
 def test_input_differences_never_depend_on_padding(ragged, order, lag, conv_layers):
     X, y = ragged
     params = dict(conv_layers=conv_layers, conv_channels=8, input_differences=order,
-                  difference_lag=lag, **FAST)
-    clf = SequenceClassifier(**params).fit(X, y)
+                  difference_lag=lag, conv_dilations=(1,), **FAST)
+    clf = SequenceClassifier(n_networks=1, **params).fit(X, y)
     assert clf.input_differences_ == order
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
-    reg = SequenceRegressor(**params).fit(X, y.astype(float))
+    reg = SequenceRegressor(n_networks=1, **params).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
     tagger = SequenceTagger(**params).fit(X, [(x[:, 0] > 0).astype(int) for x in X])
     assert tagger.input_differences_ == order
@@ -515,7 +517,10 @@ def test_long_series_are_learned():
     # class 1 has a bump, class 0 a dip, at a random place in the series
     X = (2 * y[:, None] - 1) * np.exp(-0.5 * ((t - centers[:, None]) / 8) ** 2)
     X = X + 0.1 * rng.normal(size=X.shape)
-    clf = SequenceClassifier(random_state=0, max_epochs=30).fit(X[:60], y[:60])
+    # one network, the automatic front-end depth and a plain first block
+    clf = SequenceClassifier(
+        random_state=0, max_epochs=30, n_networks=1, conv_dilations=(1,)
+    ).fit(X[:60], y[:60])
     assert clf.n_conv_layers_ == 3
     assert clf.score(X[60:], y[60:]) == 1.0
 
@@ -577,11 +582,16 @@ def test_auto_epochs_give_enough_gradient_steps(n_samples, batch_size):
     assert epochs == 80 or (epochs - 1) * n_batches < _AUTO_MIN_STEPS
 
 
-def test_auto_epochs_in_fit():
+def test_auto_epochs_in_fit(monkeypatch):
+    # the rule at a smaller minimum, to keep the test short
+    monkeypatch.setattr(sklstm._base, "_AUTO_MIN_STEPS", _AUTO_MIN_STEPS // 5)
+    monkeypatch.setattr(sklstm._base, "_AUTO_EPOCHS", 10)
     X = np.random.RandomState(0).normal(size=(36, 5))
-    clf = SequenceClassifier(max_epochs="auto", num_hidden=4, batch_size=64)
-    assert clf.fit(X, [0, 1] * 18).n_iter_ == _AUTO_MIN_STEPS
-    assert len(clf.history_) == _AUTO_MIN_STEPS
+    clf = SequenceClassifier(max_epochs="auto", num_hidden=4, batch_size=64, n_networks=1)
+    assert clf.fit(X, [0, 1] * 18).n_iter_ == _AUTO_MIN_STEPS // 5  # one batch an epoch
+    assert len(clf.history_) == _AUTO_MIN_STEPS // 5
+    clf.set_params(batch_size=4).fit(X, [0, 1] * 18)  # 9 batches an epoch
+    assert clf.n_iter_ == max(10, -(-(_AUTO_MIN_STEPS // 5) // 9))
 
 
 @pytest.mark.parametrize(

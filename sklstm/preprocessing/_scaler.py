@@ -2,9 +2,9 @@
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.base import _fit_context
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import fit_context
 from .._data import _as_ragged, check_sequences, feature_stats, safe_scale
 
 
@@ -81,7 +81,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def __init__(self, *, per_sequence=False):
         self.per_sequence = per_sequence
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn each step feature's mean and standard deviation.
 

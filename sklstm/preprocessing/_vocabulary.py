@@ -5,9 +5,10 @@ from numbers import Integral
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+
+from .._compat import fit_context, Interval
 
 UNK = "<unk>"
 EOS = "<eos>"
@@ -119,7 +120,7 @@ class Vocabulary(TransformerMixin, BaseEstimator):
         self.max_tokens = max_tokens
         self.add_eos = add_eos
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the vocabulary of X.
 
