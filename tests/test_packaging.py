@@ -75,7 +75,7 @@ _CHILD = textwrap.dedent(
     errors = {}
     for name, call in [
         ("save", lambda: save(clf, "model")),
-        ("to_onnx", lambda: to_onnx(clf)),
+        ("to_onnx", lambda: to_onnx(clf, "model.onnx")),
         ("accelerator", lambda: SequenceClassifier(
             max_epochs=1, accelerator=Stand()).fit(X, y)),
     ]:
