@@ -32,6 +32,7 @@ from ._checkpoint import Checkpointer, checkpoint_path, fingerprint, read_checkp
 from ._checkpoint import restore_training
 from ._data import BatchIterator, check_sequences, feature_stats, pad_sequences
 from ._extras import import_extra
+from ._fork import guard_forked_process
 from ._random import preserved_rng_state
 from .modules import (
     _CONV_POOLINGS,
@@ -778,6 +779,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         ``n_batches`` is the number of batches per epoch; by default that of
         mini-batches of ``batch_size`` sequences.
         """
+        guard_forked_process()
         warm = self._continues()
         if self.accelerator is None:
             _check_device(self.device)
@@ -864,6 +866,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         """Validate X, run the network batch by batch and concatenate
         ``transform(output)`` of each batch as one numpy array."""
         check_is_fitted(self)
+        guard_forked_process()
         X, lengths = self._check_X(X, reset=False)
         outputs = self.net_.forward_iter(self._net_input(X, lengths), training=False)
         return np.concatenate([transform(out).cpu().numpy() for out in outputs])

@@ -14,6 +14,7 @@ from torch.optim.swa_utils import AveragedModel, get_swa_multi_avg_fn
 
 from ._compat import fit_context, Interval, StrOptions
 from ._base import _OPTIMIZERS, _PRECISIONS, _BaseSequenceEstimator
+from ._fork import guard_forked_process
 from ._docs import fill_doc
 from ._data import PAD_LABEL, WindowIterator, batchify, pad_sequences
 from .preprocessing._vocabulary import Vocabulary, tokenize
@@ -475,6 +476,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
     # -- evaluation -------------------------------------------------------------
     def _module(self):
         check_is_fitted(self)
+        guard_forked_process()
         module = self.net_.module_
         module.eval()
         return module

@@ -151,6 +151,76 @@ def test_two_processes_train_one_model(tmp_path):
     assert abs(final_two - final_one) < 0.2
 
 
+_LAUNCHED = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    import torch
+
+    def train(out_dir):
+        from accelerate import Accelerator
+        from sklstm import SequenceClassifier
+        from sklstm.datasets import make_bit_counting
+
+        accelerator = Accelerator(cpu=True)
+        X, y = make_bit_counting(n_bits=8, random_state=0)
+        clf = SequenceClassifier(num_hidden=8, max_epochs=3, random_state=0,
+                                 accelerator=accelerator).fit(X, y)
+        params = torch.cat([p.detach().flatten() for p in clf.net_.module_.parameters()])
+        Path(out_dir, f"rank{accelerator.process_index}.json").write_text(json.dumps(dict(
+            rank=accelerator.process_index, n_processes=accelerator.num_processes,
+            params=params.tolist(), proba=clf.predict_proba(X[:50]).tolist(),
+        )))
+
+    if __name__ == "__main__":
+        from accelerate import debug_launcher, notebook_launcher
+        launcher, out_dir, port = sys.argv[1:]
+        # the parent has run torch's threads before it forks (a notebook
+        # that trained something first): a forked child that used them
+        # would wait for ever
+        torch.randn(300, 300) @ torch.randn(300, 300)
+        if launcher == "debug_launcher":
+            debug_launcher(train, args=(out_dir,), num_processes=2)
+        else:
+            notebook_launcher(train, args=(out_dir,), num_processes=2, use_port=port)
+    """
+)
+
+
+@pytest.mark.parametrize("launcher", ["debug_launcher", "notebook_launcher"])
+def test_forking_launchers_train_one_model(launcher, tmp_path):
+    pytest.importorskip("accelerate", reason="data-parallel training needs accelerate")
+    script = tmp_path / "launched.py"
+    script.write_text(_LAUNCHED)
+    done = subprocess.run(
+        [sys.executable, str(script), launcher, str(tmp_path), str(_free_port())],
+        capture_output=True, text=True, timeout=50,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = (
+        json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(2)
+    )
+    assert (first["rank"], second["rank"]) == (0, 1)
+    assert first["n_processes"] == second["n_processes"] == 2
+    assert first["params"] == second["params"]
+    assert first["proba"] == second["proba"]
+
+
+def test_a_forked_process_trains_on_one_thread(monkeypatch):
+    from sklstm import _fork
+
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(_fork, "_forked", False)
+    assert not _fork.guard_forked_process()
+    assert torch.get_num_threads() == threads
+    monkeypatch.setattr(_fork, "_forked", True)
+    try:
+        assert _fork.guard_forked_process() == (threads > 1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
 class _NotAnAccelerator:
     num_processes = 2
 
