@@ -21,7 +21,8 @@ pytest.importorskip("safetensors", reason="checkpoints need safetensors")
 rng = np.random.RandomState(0)
 X = rng.rand(60, 12, 2).astype(np.float32)
 Y = (X.sum(axis=(1, 2)) > 12).astype(int)
-PARAMS = dict(max_epochs=6, batch_size=8, num_layers=2, dropout=0.2, random_state=0)
+PARAMS = dict(max_epochs=6, batch_size=8, num_layers=2, dropout=0.2, random_state=0,
+              n_networks=1, conv_dilations=(1,))
 
 
 class _Interrupt(Callback):
@@ -46,7 +47,7 @@ def _checkpoint(directory):
 @pytest.mark.parametrize(
     "Estimator, params, fit_args",
     [
-        (SequenceClassifier, {}, (X, Y)),
+        (SequenceClassifier, dict(n_networks=2), (X, Y)),
         (SequenceClassifier, dict(lr_schedule="cosine"), (X, Y)),
         (
             SequenceClassifier,
@@ -55,27 +56,27 @@ def _checkpoint(directory):
         ),
         (SequenceRegressor, dict(conv_layers=1), (X, X[:, :3, 0].sum(1))),
     ],
-    ids=["onecycle", "cosine", "early stopping, plateau", "regressor, conv"],
+    ids=["onecycle, two networks", "cosine", "early stopping, plateau", "regressor, conv"],
 )
 def test_interrupted_fit_resumes_to_the_same_model(Estimator, params, fit_args, tmp_path):
-    reference = Estimator(**PARAMS, **params).fit(*fit_args)
+    reference = Estimator(**{**PARAMS, **params}).fit(*fit_args)
     directory = str(tmp_path / "ckpt")
     # Ctrl+C in epoch 3: fit returns, the checkpoint holds epochs 1-2
     stopped = Estimator(
-        **PARAMS, **params, checkpoint_dir=directory, callbacks=[_Interrupt(3)]
+        **{**PARAMS, **params}, checkpoint_dir=directory, callbacks=[_Interrupt(3)]
     ).fit(*fit_args)
     assert stopped.n_iter_ == 3  # the interrupted epoch, in memory only
     saved = sklstm.load(_checkpoint(directory))
     assert saved.n_iter_ == 2
     assert saved.predict(fit_args[0]).shape == stopped.predict(fit_args[0]).shape
 
-    resumed = Estimator(**PARAMS, **params, checkpoint_dir=directory).fit(*fit_args)
+    resumed = Estimator(**{**PARAMS, **params}, checkpoint_dir=directory).fit(*fit_args)
     assert resumed.n_iter_ == reference.n_iter_
     pd.testing.assert_frame_equal(_history(resumed), _history(reference))
     np.testing.assert_array_equal(resumed.predict(X), reference.predict(X))
 
     # the training had finished: a new fit returns at once, same model
-    again = Estimator(**PARAMS, **params, checkpoint_dir=directory).fit(*fit_args)
+    again = Estimator(**{**PARAMS, **params}, checkpoint_dir=directory).fit(*fit_args)
     pd.testing.assert_frame_equal(_history(again), _history(reference))
     np.testing.assert_array_equal(again.predict(X), reference.predict(X))
 
@@ -149,7 +150,7 @@ _CHILD = textwrap.dedent(
             print("epoch", len(net.history), flush=True)
 
         def on_batch_end(self, net, **kwargs):
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     clf = SequenceClassifier(
         max_epochs=6, batch_size=8, num_layers=2, dropout=0.2, random_state=0,
@@ -170,13 +171,21 @@ def _run_child(script, *args):
     )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_killed_process_resumes_in_a_fresh_one(sig, tmp_path):
-    script = tmp_path / "child.py"
+@pytest.fixture(scope="module")
+def child_script(tmp_path_factory):
+    """The training script, and the outputs of one uninterrupted run of it."""
+    directory = tmp_path_factory.mktemp("child")
+    script = directory / "child.py"
     script.write_text(_CHILD)
-    directory = str(tmp_path / "ckpt")
-    ref = _run_child(script, "-", str(tmp_path / "ref"), "fast")
+    ref = _run_child(script, "-", str(directory / "ref"), "fast")
     assert ref.returncode == 0, ref.stderr
+    return script, directory / "ref"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_killed_process_resumes_in_a_fresh_one(sig, child_script, tmp_path):
+    script, ref = child_script
+    directory = str(tmp_path / "ckpt")
 
     child = subprocess.Popen(
         [sys.executable, str(script), directory, str(tmp_path / "killed"), "slow"],
@@ -188,7 +197,7 @@ def test_killed_process_resumes_in_a_fresh_one(sig, tmp_path):
         for line in child.stdout:
             if line.strip() == "epoch 3":
                 break
-        time.sleep(0.25)  # two or three batches into epoch 3
+        time.sleep(0.12)  # two or three batches into epoch 3
         child.send_signal(sig)
         out, err = child.communicate(timeout=120)
     finally:
@@ -205,8 +214,8 @@ def test_killed_process_resumes_in_a_fresh_one(sig, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert "done 6" in resumed.stdout
     np.testing.assert_array_equal(
-        np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "ref.npy")
+        np.load(tmp_path / "resumed.npy"), np.load(f"{ref}.npy")
     )
     pd.testing.assert_frame_equal(
-        pd.read_json(tmp_path / "resumed.json"), pd.read_json(tmp_path / "ref.json")
+        pd.read_json(tmp_path / "resumed.json"), pd.read_json(f"{ref}.json")
     )
