@@ -31,7 +31,11 @@ X, y = make_bit_counting(n_bits=20, n_samples=600 if QUICK else 2000, random_sta
 # %%
 # The pipeline scales the bits, then reads them as a sequence.
 pipe = make_pipeline(
-    StandardScaler(), SequenceClassifier(max_epochs=3 if QUICK else 15, random_state=0)
+    StandardScaler(),
+    # quick mode: fewer epochs, one network instead of the default ensemble
+    SequenceClassifier(
+        max_epochs=3 if QUICK else 15, n_networks=1 if QUICK else "auto", random_state=0
+    ),
 )
 grid = {
     "sequenceclassifier__num_hidden": [6, 12, 24],

@@ -155,7 +155,8 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     >>> from sklstm import SequenceClassifier
     >>> from sklstm.datasets import make_bit_counting
     >>> X, y = make_bit_counting(n_bits=6, random_state=0)
-    >>> clf = SequenceClassifier(num_hidden=16, batch_size=8, lr=0.03, random_state=0)
+    >>> clf = SequenceClassifier(num_hidden=16, batch_size=8, lr=0.03, n_networks=1,
+    ...                          random_state=0)
     >>> clf.fit(X, y).score(X, y) > 0.95
     True
     >>> X[:3], clf.predict(X[:3])

@@ -65,7 +65,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     >>> from sklstm import SequenceRegressor
     >>> from sklstm.datasets import make_sine
     >>> X, y = make_sine(n_samples=500, window=20, random_state=0)
-    >>> reg = SequenceRegressor(num_hidden=16, max_epochs=20, random_state=0)
+    >>> reg = SequenceRegressor(num_hidden=16, max_epochs=20, n_networks=1, random_state=0)
     >>> reg.fit(X, y).score(X, y) > 0.9
     True
     """

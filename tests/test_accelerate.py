@@ -68,7 +68,7 @@ _CHILD = textwrap.dedent(
     y = (X[:, :, 0].sum(1) > 0).astype(int)
     clf = SequenceClassifier(
         max_epochs=8, batch_size=16, random_state=0, accelerator=accelerator,
-        early_stopping=True, n_iter_no_change=2,
+        early_stopping=True, n_iter_no_change=2, n_networks=1,
     ).fit(X, y)
     params = torch.cat([p.detach().flatten() for p in clf.net_.module_.parameters()])
     text = ["the cat sat on the mat", "a dog ran off", "the bird flew away"] * 20
@@ -165,7 +165,7 @@ _LAUNCHED = textwrap.dedent(
         accelerator = Accelerator(cpu=True)
         X, y = make_bit_counting(n_bits=8, random_state=0)
         clf = SequenceClassifier(num_hidden=8, max_epochs=3, random_state=0,
-                                 accelerator=accelerator).fit(X, y)
+                                 n_networks=1, accelerator=accelerator).fit(X, y)
         params = torch.cat([p.detach().flatten() for p in clf.net_.module_.parameters()])
         Path(out_dir, f"rank{accelerator.process_index}.json").write_text(json.dumps(dict(
             rank=accelerator.process_index, n_processes=accelerator.num_processes,

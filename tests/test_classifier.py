@@ -16,7 +16,9 @@ from skorch.callbacks import Callback
 from sklstm import SequenceClassifier
 from sklstm.datasets import make_bit_counting
 
-FAST = dict(num_hidden=8, max_epochs=3, batch_size=16, random_state=0)
+# one network and no inner search: ensembles and the search have their own tests
+FAST = dict(num_hidden=8, max_epochs=3, batch_size=16, random_state=0, n_networks=1,
+            conv_dilations=(1,))
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,9 @@ def ragged():
 
 def test_learns_bit_counting(bits):
     X, y = bits
-    clf = SequenceClassifier(num_hidden=16, max_epochs=60, batch_size=8, lr=0.03, random_state=0)
+    clf = SequenceClassifier(
+        num_hidden=16, max_epochs=60, batch_size=8, lr=0.03, random_state=0, n_networks=1
+    )
     # the single strings of 0 and 6 ones are the only hard cases
     assert clf.fit(X, y).score(X, y) >= 0.95
     assert clf.n_iter_ == 60

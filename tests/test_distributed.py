@@ -12,7 +12,9 @@ distributed = pytest.importorskip(
     "distributed", reason="dask.distributed is not installed (pip install sklstm[distributed])"
 )
 
-FAST = dict(num_hidden=8, max_epochs=5, batch_size=16, random_state=0)
+# one network and no inner search: the searches here are dask's
+FAST = dict(num_hidden=8, max_epochs=5, batch_size=16, random_state=0, n_networks=1,
+            conv_dilations=(1,))
 GRID = {"pooling": ["max", "last"], "cell": ["lstm", "gru"]}
 
 

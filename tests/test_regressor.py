@@ -6,12 +6,15 @@ import pytest
 from sklstm import SequenceClassifier, SequenceRegressor
 from sklstm.datasets import make_bit_counting, make_sine
 
-FAST = dict(num_hidden=8, max_epochs=3, batch_size=16, random_state=0)
+# one network and no inner search: ensembles and the search have their own tests
+FAST = dict(num_hidden=8, max_epochs=3, batch_size=16, random_state=0, n_networks=1,
+            conv_dilations=(1,))
 
 
 def test_sine_next_value():
     X, y = make_sine(n_samples=600, window=20, random_state=0)
-    reg = SequenceRegressor(num_hidden=16, max_epochs=30, random_state=0).fit(X, y)
+    reg = SequenceRegressor(num_hidden=16, max_epochs=30, random_state=0, n_networks=1)
+    reg.fit(X, y)
     X_new, y_new = make_sine(n_samples=200, window=20, random_state=1)
     assert reg.score(X_new, y_new) > 0.95
     assert reg.predict(X_new).shape == (200,)
@@ -21,7 +24,9 @@ def test_sine_next_value():
 def test_multi_output_and_normalize_y():
     X, y = make_bit_counting(n_bits=6, random_state=0)
     Y = np.column_stack([y * 100.0, -y])
-    reg = SequenceRegressor(num_hidden=16, max_epochs=60, batch_size=8, random_state=0).fit(X, Y)
+    reg = SequenceRegressor(
+        num_hidden=16, max_epochs=60, batch_size=8, random_state=0, n_networks=1
+    ).fit(X, Y)
     pred = reg.predict(X)
     assert pred.shape == (64, 2)
     np.testing.assert_allclose(pred[:, 0] / 100, -pred[:, 1], atol=0.3)
