@@ -7,7 +7,7 @@ from skorch.hf import AccelerateMixin
 from skorch.history import DistributedHistory
 
 from ._base import _SequenceNet
-from ._compat import prepare_criteria_with_parameters
+from ._compat import prepare_criteria_with_parameters, unwrap_best_weights
 
 
 class AcceleratedSequenceNet(AccelerateMixin, _SequenceNet):
@@ -30,6 +30,17 @@ class AcceleratedSequenceNet(AccelerateMixin, _SequenceNet):
 
     def _backward(self, loss):
         self.accelerator.backward(loss)
+
+    def on_train_end(self, net, **kwargs):
+        # the mixin unwraps the module here, before the callbacks' own
+        # on_train_end: early stopping then restores its best weights, which
+        # it kept from the wrapped module, into the unwrapped one
+        wrapped = self.module_ is not self.network_
+        super().on_train_end(net, **kwargs)
+        if wrapped:
+            for _, cb in self.callbacks_:
+                unwrap_best_weights(cb, "module.")
+        return self
 
     def evaluation_step(self, batch, training=False):
         # every process predicts all the data (only training batches are

@@ -7,6 +7,7 @@ can say which releases were tested.
 """
 
 from skorch.callbacks import EarlyStopping, LRScheduler
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 # scikit-learn's parameter declarations and the validation that reads them.
 # No public equivalent: scikit-learn keeps them private, and contrib
@@ -99,3 +100,13 @@ def restore_callback_state(cb, state, scheduler_state, best_weights):
         cb.dynamic_threshold_ = state["threshold"]
         cb.best_epoch_ = state["best_epoch"]
         cb.best_model_weights_ = best_weights or None
+
+
+def unwrap_best_weights(cb, prefix):
+    """Strip ``prefix`` from the keys of the best weights that a skorch
+    early stopping kept from a wrapped module (``DistributedDataParallel``
+    names its module's parameters ``module.*``), so that they load into the
+    unwrapped module that skorch's ``AccelerateMixin`` leaves after training
+    (before the callback restores them). Private: ``best_model_weights_``."""
+    if isinstance(cb, EarlyStopping) and getattr(cb, "best_model_weights_", None):
+        consume_prefix_in_state_dict_if_present(cb.best_model_weights_, prefix)
