@@ -26,14 +26,16 @@ PARAMS = dict(max_epochs=6, batch_size=8, num_layers=2, dropout=0.2, random_stat
 
 
 class _Interrupt(Callback):
-    """Ctrl+C in the middle of epoch ``epoch`` (after two of its batches)."""
+    """Ctrl+C in the middle of epoch ``epoch`` (after two of its batches): a
+    real SIGINT, which Python turns into KeyboardInterrupt where the process
+    is at the time."""
 
     def __init__(self, epoch):
         self.epoch = epoch
 
     def on_batch_end(self, net, **kwargs):
         if len(net.history) == self.epoch and len(net.history[-1]["batches"]) == 2:
-            raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGINT)
 
 
 def _history(est):
@@ -182,8 +184,9 @@ def child_script(tmp_path_factory):
     return script, directory / "ref"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_killed_process_resumes_in_a_fresh_one(sig, child_script, tmp_path):
+# Ctrl+C (a real SIGINT) is tested in this process, above; a killed process
+# resumes in a new one
+def test_killed_process_resumes_in_a_fresh_one(child_script, tmp_path):
     script, ref = child_script
     directory = str(tmp_path / "ckpt")
 
@@ -198,15 +201,11 @@ def test_killed_process_resumes_in_a_fresh_one(sig, child_script, tmp_path):
             if line.strip() == "epoch 3":
                 break
         time.sleep(0.12)  # two or three batches into epoch 3
-        child.send_signal(sig)
-        out, err = child.communicate(timeout=120)
+        child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=120)
     finally:
         child.kill()
-    if sig == signal.SIGKILL:
-        assert child.returncode == -signal.SIGKILL
-    else:  # Ctrl+C: fit stops cleanly with a usable model
-        assert child.returncode == 0, err
-        assert "done 3" in out
+    assert child.returncode == -signal.SIGKILL
     # only the interrupted epoch is lost
     assert sklstm.load(_checkpoint(directory)).n_iter_ == 2
 
