@@ -444,6 +444,11 @@ class _BaseSequenceEstimator(BaseEstimator):
         sample_weight = check_sample_weight(
             sample_weight, X, dtype=np.float32, ensure_non_negative=True
         )
+        if not sample_weight.any():  # scikit-learn checks it from 1.7 on
+            raise ValueError(
+                "sample_weight holds only zeros: at least one non-zero weight is "
+                "needed for a loss to train on."
+            )
         if np.all(sample_weight == sample_weight[0]):
             return None
         return torch.from_numpy(sample_weight)

@@ -50,8 +50,8 @@ def make_bit_counting(n_bits=20, *, n_samples=None, three_d=False, random_state=
     >>> X, y = make_bit_counting(n_bits=4, random_state=0)
     >>> X.shape, y.shape
     ((16, 4), (16,))
-    >>> X[0], y[0]
-    (array([0, 0, 0, 1], dtype=int8), np.int64(1))
+    >>> X[0].tolist(), int(y[0])
+    ([0, 0, 0, 1], 1)
     """
     total = 2**n_bits
     rng = check_random_state(random_state)
