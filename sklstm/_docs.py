@@ -104,7 +104,8 @@ precision : {"float32", "bfloat16"}, default="float32"
     recurrent cell (LSTMs on CPUs without AVX-512), the recurrent layers
     compute in float32 and the rest in bfloat16, as :func:`torch.autocast`
     does for any operation without a low-precision kernel (see
-    :func:`sklstm.modules.low_precision_supported`). Prediction always
+    :func:`sklstm.modules.low_precision_supported`). There, emulated
+    bfloat16 is slower than float32, and ``fit`` warns. Prediction always
     computes in float32.
 conv_layers : int or "auto", default="auto"
     Number of convolution blocks (1-D convolution, batch normalisation over

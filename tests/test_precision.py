@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import sklstm._base
 from sklstm import SequenceClassifier, SequenceLanguageModel, modules
 from sklstm.modules import low_precision_supported
 
@@ -78,7 +80,13 @@ def test_both_paths_train_in_mixed_precision(native, monkeypatch):
         )
     if not native:  # what an AVX2-only CPU answers
         monkeypatch.setattr(modules, "low_precision_supported", lambda *a: False)
-    lm = SequenceLanguageModel(precision="bfloat16", **LM).fit(TEXT)
+        monkeypatch.setattr(sklstm._base, "low_precision_supported", lambda *a: False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lm = SequenceLanguageModel(precision="bfloat16", **LM).fit(TEXT)
+    # where bfloat16 is emulated, fit says that float32 is faster
+    slow = [w for w in caught if "Use precision='float32' on this CPU" in str(w.message)]
+    assert len(slow) == (0 if native else 1)
     module = lm.net_.module_
     assert {p.dtype for p in module.parameters()} == {torch.float32}
     seen = _training_dtypes(module, torch.tensor([[1, 2, 3, 4]]))
@@ -128,4 +136,5 @@ def test_bfloat16_trains_where_onednn_has_only_avx2():
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["supported"] is False
+    assert "Use precision='float32' on this CPU" in done.stderr
     assert np.isfinite(result["perplexity"])
