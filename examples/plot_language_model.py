@@ -31,7 +31,7 @@ QUICK = os.environ.get("SKLSTM_QUICK", "") not in ("", "0")
 
 train, valid, test = load_ptb()
 if QUICK:
-    train, valid, test = train[:3000], valid[:300], test[:300]
+    train, valid, test = train[:1500], valid[:300], test[:300]
 print(f"{len(train)} training sentences, {len(test)} test sentences")
 
 # %%

@@ -43,9 +43,9 @@ def test_workers_use_their_thread_budget(client):
 def test_search_on_the_cluster_matches_the_local_run(client, data, Search):
     X, y = data
     kwargs = {"n_iter": 3, "random_state": 0} if Search is RandomizedSearchCV else {}
-    local = Search(SequenceClassifier(**FAST), GRID, cv=3, **kwargs).fit(X, y)
+    local = Search(SequenceClassifier(**FAST), GRID, cv=2, **kwargs).fit(X, y)
     with joblib.parallel_config(backend="dask"):
-        remote = Search(SequenceClassifier(**FAST), GRID, cv=3, n_jobs=-1, **kwargs)
+        remote = Search(SequenceClassifier(**FAST), GRID, cv=2, n_jobs=-1, **kwargs)
         remote.fit(X, y)
     np.testing.assert_array_equal(
         remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]

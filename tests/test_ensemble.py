@@ -133,7 +133,7 @@ def test_sample_weight_reaches_every_network(ragged):
     X, y = ragged
     weight = np.where(y == 1, 1.0, 0.0)
     weight[0] = 1.0  # some weight, so the loss is defined
-    clf = SequenceClassifier(n_networks=2, **{**FAST, "max_epochs": 20})
+    clf = SequenceClassifier(n_networks=2, **{**FAST, "max_epochs": 12})
     clf.fit(X, y, sample_weight=weight)
     # with the zero class weighted out, every network predicts class 1
     Xp, lengths = _padded(X)
