@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) examples/plot_bit_counting.py
 
-# the whole suite: unit tests, doctests and the documentation build (its
-# gallery runs every example in quick mode)
+# the whole suite: unit tests, doctests, the import-linter layering contracts
+# (pyproject.toml) and the documentation build (its gallery runs every example
+# in quick mode)
 test: $(STAMP)
 	$(PY) -m pytest
+	$(VENV)/bin/lint-imports
 	$(MAKE) docs
 
 docs: $(STAMP)

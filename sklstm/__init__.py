@@ -6,8 +6,7 @@ from ._onnx import to_onnx
 from ._persistence import load, save
 from ._regressor import SequenceRegressor
 from ._tagger import SequenceTagger
-
-__version__ = "0.1.0.dev0"
+from ._version import __version__
 
 __all__ = [
     "SequenceClassifier",

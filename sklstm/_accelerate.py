@@ -6,8 +6,8 @@ import torch
 from skorch.hf import AccelerateMixin
 from skorch.history import DistributedHistory
 
-from ._base import _SequenceNet
 from ._compat import prepare_criteria_with_parameters, unwrap_best_weights
+from ._net import _SequenceNet
 
 
 class AcceleratedSequenceNet(AccelerateMixin, _SequenceNet):

@@ -15,12 +15,19 @@ import torch
 from skorch.callbacks import Callback, EpochScoring, PassthroughScoring
 
 from ._compat import callback_state, restore_callback_state, set_best_score
-from ._persistence import _damaged, _Decoder, _encode, _Encoder, _read, _write
+from ._serialization import _damaged, _Decoder, _encode, _Encoder, _read, _write
+from .preprocessing import SequenceScaler, Vocabulary
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
 # parameters that may differ between an interrupted fit and the one resuming it
 _FREE_PARAMS = ("checkpoint_dir", "verbose", "device", "callbacks", "warm_start")
+
+
+def _classes_of(estimator):
+    """The classes a checkpoint of ``estimator`` holds: its own, and the
+    preprocessing objects it may keep (its vocabulary)."""
+    return {cls.__name__: cls for cls in (type(estimator), Vocabulary, SequenceScaler)}
 
 
 def checkpoint_path(estimator):
@@ -119,7 +126,8 @@ class Checkpointer(Callback):
     def write(self, net, finished):
         # user callbacks are code: not stored (a resumed fit takes its own)
         doc, tensors = _encode(
-            self.estimator, with_optimizer=True, net=net, without=["callbacks"]
+            self.estimator, _classes_of(self.estimator), with_optimizer=True,
+            net=net, without=["callbacks"],
         )
         callbacks = {}
         for name, cb in net.callbacks_:

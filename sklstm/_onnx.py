@@ -11,7 +11,11 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ._classifier import SequenceClassifier
 from ._extras import import_extra
+from ._language_model import SequenceLanguageModel
+from ._regressor import SequenceRegressor
+from ._tagger import SequenceTagger
 
 # the newest opset the TorchScript-based exporter writes for these networks
 _OPSET = 17
@@ -264,11 +268,6 @@ def to_onnx(estimator, path):
     >>> bool((label == clf.predict(X)).all())
     True
     """
-    from ._classifier import SequenceClassifier
-    from ._language_model import SequenceLanguageModel
-    from ._regressor import SequenceRegressor
-    from ._tagger import SequenceTagger
-
     kinds = (SequenceClassifier, SequenceRegressor, SequenceTagger, SequenceLanguageModel)
     if not isinstance(estimator, kinds):
         raise TypeError(

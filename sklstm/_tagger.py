@@ -9,9 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._compat import fit_context, Interval, StrOptions
 from ._base import _ARCHITECTURE_CONSTRAINTS, _BaseSequenceEstimator
-from ._classifier import _LabelsMixin
 from ._data import PAD_LABEL, WindowIterator, batchify
 from ._docs import fill_doc
+from ._labels import _LabelsMixin
 
 
 def _per_step_labels(y, lengths, n_samples, n_steps):

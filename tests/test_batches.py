@@ -9,6 +9,7 @@ from torch.utils.data import Subset
 
 from sklstm import SequenceClassifier, SequenceRegressor
 from sklstm._data import BatchIterator
+from sklstm.modules import low_precision_supported
 
 
 def _batches(n_samples, batch_size, **kwargs):
@@ -73,6 +74,14 @@ def _fit_with_threads(n_threads, Estimator, X, y, **params):
     ],
 )
 def test_fit_does_not_depend_on_the_number_of_threads(Estimator, params):
+    if params["cell"] == "lstm" and not low_precision_supported(
+        "lstm", "cpu", torch.bfloat16
+    ):
+        # oneDNN's LSTM kernel for CPUs without AVX-512 (measured with
+        # ONEDNN_MAX_CPU_ISA=AVX2) rounds the last bit of some outputs
+        # differently with one thread and with two; GRUs and plain RNNs
+        # (torch's own kernels) keep the property there too
+        pytest.skip("oneDNN's AVX2 LSTM rounds by thread count on this CPU")
     # 266 sequences in batches of 64: a remainder batch of 10 once rounded
     # differently with one torch thread and with two (Intel MKL's small
     # matrix products), so a search on one-thread Dask workers scored

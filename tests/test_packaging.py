@@ -123,10 +123,13 @@ def test_wheel_installs_and_works_without_extras(tmp_path):
         [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()
+    # the environment as a user's: no PYTHONPATH that could show pip (or the
+    # child) another copy of sklstm
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     pip = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install",
          "--no-deps", "--no-index", "--quiet", str(wheel)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env=clean_env,
     )
     assert pip.returncode == 0, pip.stdout + pip.stderr
     Path(site, "runtime-deps.pth").write_text(str(deps) + "\n")
@@ -135,7 +138,7 @@ def test_wheel_installs_and_works_without_extras(tmp_path):
 
     run = subprocess.run(
         [str(python), "-c", _CHILD], capture_output=True, text=True, timeout=120,
-        cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        cwd=tmp_path, env=clean_env,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     result = __import__("json").loads(run.stdout.strip().splitlines()[-1])
