@@ -41,7 +41,7 @@ grid = {
     "sequenceclassifier__num_hidden": [6, 12, 24],
     "sequenceclassifier__cell": ["rnn", "gru", "lstm"],
 }
-search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+search = GridSearchCV(pipe, grid, cv=2 if QUICK else 3).fit(X, y)
 print("best:", search.best_params_, f"accuracy {search.best_score_:.3f}")
 
 # %%

@@ -59,7 +59,7 @@ pipe = make_pipeline(
     SequenceScaler(),
     SequenceClassifier(
         standardize=False,
-        max_epochs=20 if QUICK else 80,
+        max_epochs=12 if QUICK else 80,
         # quick mode: one network instead of the default ensemble
         n_networks=1 if QUICK else "auto",
         random_state=0,
@@ -71,7 +71,7 @@ grid = {
 }
 if QUICK:
     grid["sequenceclassifier__pooling"] = ["max"]
-search = GridSearchCV(pipe, grid, cv=3)
+search = GridSearchCV(pipe, grid, cv=2 if QUICK else 3)
 start = time.perf_counter()
 search.fit(X_train, y_train)
 print(f"grid search took {time.perf_counter() - start:.1f} s")
