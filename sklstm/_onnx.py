@@ -3,7 +3,6 @@
 import copy
 import io
 import json
-import os
 import warnings
 
 import numpy as np
@@ -13,6 +12,7 @@ from torch import nn
 
 from ._classifier import SequenceClassifier
 from ._extras import import_extra
+from ._files import write_atomically
 from ._language_model import SequenceLanguageModel
 from ._regressor import SequenceRegressor
 from ._tagger import SequenceTagger
@@ -351,12 +351,4 @@ def to_onnx(estimator, path):
         entry.key, entry.value = key, value
     model.producer_name = "sklstm"
     onnx.checker.check_model(model)
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return write_atomically(path, lambda tmp: onnx.save(model, tmp))

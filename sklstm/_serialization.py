@@ -21,6 +21,7 @@ from skorch.history import History
 from ._compat import param_names, validate_estimator_params
 from ._device import check_device
 from ._extras import import_extra
+from ._files import write_atomically
 from ._random import preserved_rng_state
 from ._version import __version__
 
@@ -196,14 +197,8 @@ def _encode(estimator, classes, *, with_optimizer, net=None, without=()):
 def _write(doc, tensors, path):
     """Write atomically: to a temporary name, then renamed over ``path``."""
     save_file = _safetensors().torch.save_file
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        save_file(tensors, tmp, metadata={FORMAT: json.dumps(doc)})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    metadata = {FORMAT: json.dumps(doc)}
+    write_atomically(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 class _Decoder:
