@@ -15,7 +15,7 @@ import torch
 from skorch.callbacks import Callback, EpochScoring, PassthroughScoring
 
 from ._compat import callback_state, restore_callback_state, set_best_score
-from ._serialization import _damaged, _Decoder, _encode, _Encoder, _read, _write
+from ._serialization import damaged, Decoder, encode, Encoder, read, write
 from .preprocessing import SequenceScaler, Vocabulary
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -43,7 +43,7 @@ def fingerprint(estimator, *arrays):
     params = {
         k: v for k, v in estimator.get_params(deep=False).items() if k not in _FREE_PARAMS
     }
-    encoded = _Encoder({}, with_optimizer=False).value(params, "parameters")
+    encoded = Encoder({}, with_optimizer=False).value(params, "parameters")
     data = joblib.hash(
         [a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a for a in arrays]
     )
@@ -53,12 +53,12 @@ def fingerprint(estimator, *arrays):
 def read_checkpoint(path, expected):
     """The checkpoint at ``path`` as ``(resume section, decoder, the net's
     JSON)``, after checking it was written for the same parameters and data."""
-    doc, tensors = _read(path)
+    doc, tensors = read(path)
     try:
         resume = doc["resume"]
         found = resume["fingerprint"]
     except (KeyError, TypeError) as exc:
-        raise _damaged(path, "it is a saved model, not a checkpoint") from exc
+        raise damaged(path, "it is a saved model, not a checkpoint") from exc
     if found["params"] != expected["params"]:
         raise ValueError(
             f"The checkpoint {path!r} was written by a fit with other parameters "
@@ -72,7 +72,7 @@ def read_checkpoint(path, expected):
             "the same X and y to resume, use another checkpoint_dir, or delete "
             "the file to start over."
         )
-    return resume, _Decoder(tensors, device=None), doc["estimator"]["net"]
+    return resume, Decoder(tensors, device=None), doc["estimator"]["net"]
 
 
 class Checkpointer(Callback):
@@ -125,7 +125,7 @@ class Checkpointer(Callback):
 
     def write(self, net, finished):
         # user callbacks are code: not stored (a resumed fit takes its own)
-        doc, tensors = _encode(
+        doc, tensors = encode(
             self.estimator, _classes_of(self.estimator), with_optimizer=True,
             net=net, without=["callbacks"],
         )
@@ -136,7 +136,7 @@ class Checkpointer(Callback):
                 continue
             state, scheduler, best = kept
             if scheduler is not None:
-                state = {"scheduler": _Encoder({}, False).value(scheduler, name), **state}
+                state = {"scheduler": Encoder({}, False).value(scheduler, name), **state}
             callbacks[name] = state
             for k, t in (best or {}).items():
                 tensors[f"callback.{name}.{k}"] = t.detach().cpu().clone()
@@ -146,7 +146,7 @@ class Checkpointer(Callback):
             "fingerprint": self.fingerprint,
             "callbacks": callbacks,
         }
-        _write(doc, tensors, self.path)
+        write(doc, tensors, self.path)
 
 
 def restore_training(net, decoder, net_doc):

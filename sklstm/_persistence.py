@@ -6,7 +6,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._classifier import SequenceClassifier
 from ._language_model import SequenceLanguageModel
 from ._regressor import SequenceRegressor
-from ._serialization import _damaged, _Decoder, _encode, _read, _write
+from ._serialization import damaged, Decoder, encode, read, write
 from ._tagger import SequenceTagger
 from .preprocessing import SequenceScaler, Vocabulary
 
@@ -77,8 +77,8 @@ def save(estimator, path, *, optimizer=True):
             "skops.io (see the user guide's 'Saving and loading')."
         )
     check_is_fitted(estimator)
-    doc, tensors = _encode(estimator, _CLASSES, with_optimizer=optimizer)
-    _write(doc, tensors, path)
+    doc, tensors = encode(estimator, _CLASSES, with_optimizer=optimizer)
+    write(doc, tensors, path)
 
 
 def load(path, *, device=None):
@@ -110,8 +110,8 @@ def load(path, *, device=None):
     --------
     save : Save a fitted estimator.
     """
-    doc, tensors = _read(path)
+    doc, tensors = read(path)
     try:
-        return _Decoder(tensors, device, _CLASSES).estimator(doc["estimator"])
+        return Decoder(tensors, device, _CLASSES).estimator(doc["estimator"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _damaged(path, exc) from exc
+        raise damaged(path, exc) from exc

@@ -52,7 +52,7 @@ def _safetensors():
     return import_extra("safetensors", "safetensors", "sklstm.save and sklstm.load")
 
 
-class _Encoder:
+class Encoder:
     """Python values to JSON, with tagged objects for arrays, tuples and the
     few other types that fitted sklstm estimators hold."""
 
@@ -177,12 +177,12 @@ class _Encoder:
         return doc
 
 
-def _encode(estimator, classes, *, with_optimizer, net=None, without=()):
+def encode(estimator, classes, *, with_optimizer, net=None, without=()):
     """The file's JSON document and tensors for an estimator, which (and
     every estimator it holds) is of one of ``classes`` (see
-    :meth:`_Encoder.estimator` for ``net`` and ``without``)."""
+    :meth:`Encoder.estimator` for ``net`` and ``without``)."""
     tensors = {}
-    encoder = _Encoder(tensors, with_optimizer=with_optimizer, classes=classes)
+    encoder = Encoder(tensors, with_optimizer=with_optimizer, classes=classes)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -194,15 +194,15 @@ def _encode(estimator, classes, *, with_optimizer, net=None, without=()):
     return doc, tensors
 
 
-def _write(doc, tensors, path):
+def write(doc, tensors, path):
     """Write atomically: to a temporary name, then renamed over ``path``."""
     save_file = _safetensors().torch.save_file
     metadata = {FORMAT: json.dumps(doc)}
     write_atomically(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
-class _Decoder:
-    """JSON written by :class:`_Encoder` back to Python values; anything
+class Decoder:
+    """JSON written by :class:`Encoder` back to Python values; anything
     else (an unknown tag, a class not on the list) is an error."""
 
     def __init__(self, tensors, device, classes=None):
@@ -350,7 +350,7 @@ def _available_device(device):
     return device
 
 
-def _read(path):
+def read(path):
     """The JSON document and the tensors of a file written by :func:`save`,
     or a ValueError; nothing but JSON and raw tensor data is parsed."""
     safetensors = _safetensors()
@@ -387,7 +387,7 @@ def _read(path):
     return doc, tensors
 
 
-def _damaged(path, exc):
+def damaged(path, exc):
     return ValueError(
         f"{os.fspath(path)!r} cannot be loaded: {exc}. The file is damaged or "
         "was not written by sklstm.save; nothing from it was run."
