@@ -474,7 +474,7 @@ class RecurrentStack(nn.Module):
         """One fused module, with weight drop in training.
 
         Under :func:`torch.autocast` in a dtype that this machine's kernels
-        cannot run the cell in (bfloat16 LSTMs on CPUs without AVX-512 BF16),
+        cannot run the cell in (bfloat16 LSTMs on CPUs without AVX-512),
         the module runs in float32, as autocast itself runs an operation
         without a low-precision kernel.
         """
