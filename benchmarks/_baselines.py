@@ -5,7 +5,7 @@ import time
 import numpy as np
 import torch
 
-from sklstm.modules import RecurrentNetwork
+from sklstm.nn import RecurrentNetwork
 
 
 def plain_fit(X, y, *, module_params, epochs, batch_size, lr, loss_fn, seed=0):

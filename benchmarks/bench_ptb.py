@@ -55,7 +55,7 @@ from _baselines import compare
 from sklstm import SequenceLanguageModel
 from sklstm.datasets import load_ptb
 from sklstm._language_model import _PRECISIONS
-from sklstm.modules import RecurrentNetwork
+from sklstm.nn import RecurrentNetwork
 from sklstm.preprocessing import Vocabulary
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

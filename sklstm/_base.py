@@ -34,14 +34,8 @@ from ._extras import import_extra
 from ._fork import guard_forked_process
 from ._net import _DelayedProgressBar, _SequenceNet
 from ._random import preserved_rng_state
-from .modules import (
-    _CONV_POOLINGS,
-    _POOLINGS,
-    Differences,
-    NetworkEnsemble,
-    RecurrentNetwork,
-    low_precision_supported,
-)
+from .nn import Differences, NetworkEnsemble, RecurrentNetwork, low_precision_supported
+from .nn._readout import CONV_POOLINGS, POOLINGS
 from .preprocessing._vocabulary import Vocabulary, is_text
 
 _OPTIMIZERS = {
@@ -104,8 +98,8 @@ _ARCHITECTURE_CONSTRAINTS = {
 _MANY_TO_ONE_CONSTRAINTS = {
     **_ARCHITECTURE_CONSTRAINTS,
     "conv_stride": [Interval(Integral, 1, None, closed="left")],
-    "pooling": [StrOptions(set(_POOLINGS))],
-    "conv_pooling": [StrOptions(set(_CONV_POOLINGS)), None],
+    "pooling": [StrOptions(set(POOLINGS))],
+    "conv_pooling": [StrOptions(set(CONV_POOLINGS)), None],
     "conv_dilations": [StrOptions({"auto", "multiscale"}), "array-like"],
     "input_differences": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
     "n_networks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -469,7 +463,6 @@ class _BaseSequenceEstimator(BaseEstimator):
             "bidirectional": self.bidirectional,
             "dropout": self.dropout,
             "per_step": self._per_step,
-            "compute_dtype": _PRECISIONS[self.precision],
             "input_differences": self.input_differences_,
             "difference_lag": self.difference_lag,
             "input_mean": mean,
@@ -597,7 +590,11 @@ class _BaseSequenceEstimator(BaseEstimator):
                 placement["history"] = distributed_history(self.accelerator)
                 net_params["iterator_train__num_shards"] = self.accelerator.num_processes
                 net_params["iterator_train__shard"] = self.accelerator.process_index
+        # files written before autocast moved to the net name it a module
+        # parameter; the estimator's precision says the same
+        module_params = {k: v for k, v in module_params.items() if k != "compute_dtype"}
         net = net_class(
+            compute_dtype=_PRECISIONS[self.precision],
             module=(
                 NetworkEnsemble if "n_networks" in module_params else RecurrentNetwork
             ),

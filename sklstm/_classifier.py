@@ -46,8 +46,8 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         Column names, when fitted on a pandas DataFrame with string columns.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
-        :class:`~sklstm.modules.RecurrentNetwork`, or with several networks
-        the :class:`~sklstm.modules.NetworkEnsemble` of them.
+        :class:`~sklstm.nn.RecurrentNetwork`, or with several networks
+        the :class:`~sklstm.nn.NetworkEnsemble` of them.
     n_conv_layers_ : int
         Number of convolution blocks in front of the recurrent layers
         (``conv_layers``, resolved for ``"auto"``).

@@ -104,7 +104,7 @@ precision : {"float32", "bfloat16"}, default="float32"
     recurrent cell (LSTMs on CPUs without AVX-512), the recurrent layers
     compute in float32 and the rest in bfloat16, as :func:`torch.autocast`
     does for any operation without a low-precision kernel (see
-    :func:`sklstm.modules.low_precision_supported`). There, emulated
+    :func:`sklstm.nn.low_precision_supported`). There, emulated
     bfloat16 is slower than float32, and ``fit`` warns. Prediction always
     computes in float32.
 conv_layers : int or "auto", default="auto"
@@ -142,7 +142,7 @@ input_differences : int or "auto", default=%(default_input_differences)s
     Give the network each feature's differences over ``difference_lag``
     steps (``x[t] - x[t - difference_lag]``), of orders 1 to
     ``input_differences``, as further features, standardised with the
-    others (:class:`~sklstm.modules.Differences`); 0 for none, and none for
+    others (:class:`~sklstm.nn.Differences`); 0 for none, and none for
     text (token ids, like ``standardize``). The first
     difference brings out the slopes of smooth series, as MultiRocket and
     derivative DTW use it. ``"auto"`` (classifier and regressor) chooses 0 or 1 on the
@@ -190,7 +190,7 @@ n_networks : int or "auto", default="auto"
     Number of networks trained side by side, each from its own random start
     and on its own loss, whose predictions are averaged (class
     probabilities, or regression values): a deep ensemble
-    (:class:`~sklstm.modules.NetworkEnsemble`), more accurate and less
+    (:class:`~sklstm.nn.NetworkEnsemble`), more accurate and less
     dependent on ``random_state`` than one network on small data sets, at
     ``n_networks`` times the cost. ``"auto"`` trains 5 networks on training
     sets of at most 1,000 sequences and 100,000 time steps in all, and one

@@ -166,7 +166,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         benchmarks page's CPU; elsewhere it can be slower. On CPUs
         without AVX-512, where torch has no bfloat16 LSTM kernel, the
         recurrent layers compute in float32 and the rest in emulated
-        bfloat16 (:func:`sklstm.modules.low_precision_supported`), 3.4 times
+        bfloat16 (:func:`sklstm.nn.low_precision_supported`), 3.4 times
         slower than float32 on the Penn Treebank recipe; ``fit`` warns.
         Evaluation,
         prediction and generation always compute in float32.
@@ -340,7 +340,6 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
             "per_step": True,
             "tie_weights": self.tie_weights,
             "batch_invariant_eval": False,
-            "compute_dtype": _PRECISIONS[self.precision],
             "softmax_cutoff": self.softmax_cutoff,
             "init_range": self.init_range,
             "locked_dropout": self.locked_dropout,

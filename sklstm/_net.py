@@ -7,7 +7,7 @@ from skorch.callbacks import ProgressBar
 from skorch.dataset import unpack_data
 
 from ._compat import set_training
-from .modules import _map_state
+from .nn._tensors import map_state
 
 # verbose=1 shows a progress bar only when an epoch runs longer than this
 _PROGRESS_BAR_DELAY_S = 2.0
@@ -19,19 +19,26 @@ class _SequenceNet(NeuralNet):
     * Per-step outputs ``(batch, time, n_classes)`` are flattened so that the
       cross-entropy sees one row per step; padded steps carry the label -100,
       which the criterion ignores.
-    * A module with a two-level softmax (``softmax_cutoff``) returns features
-      in training mode and computes the training loss itself
-      (:meth:`RecurrentNetwork.nll`); in evaluation mode it returns
-      log-probabilities, which the cross-entropy criterion scores exactly.
+    * The training step asks the network for its loss
+      (``training_loss``), giving it the criterion's loss as ``get_loss``
+      computes it: an ensemble sums its networks' losses, a two-level
+      softmax scores its features itself, and activation penalties join the
+      objective. In evaluation mode every network returns outputs (a
+      two-level softmax, log-probabilities) that the criterion scores.
+    * With ``compute_dtype`` (``precision="bfloat16"``), the training step's
+      forward pass and loss run under :func:`torch.autocast` in that dtype
+      (mixed precision: parameters stay float32); evaluation runs in
+      float32.
     * With ``stateful=True`` (truncated back-propagation through time over
       consecutive windows), the recurrent state at the end of one batch,
       detached from the graph, is the initial state of the next; it is reset
       at the start of each epoch, for training and validation alike.
     """
 
-    def __init__(self, module, criterion, stateful=False, **kwargs):
+    def __init__(self, module, criterion, stateful=False, compute_dtype=None, **kwargs):
         super().__init__(module, criterion, **kwargs)
         self.stateful = stateful
+        self.compute_dtype = compute_dtype
 
     @property
     def network_(self):
@@ -40,19 +47,8 @@ class _SequenceNet(NeuralNet):
         return getattr(self.module_, "module", self.module_)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if getattr(self.network_, "member_outputs", False):
-            # an ensemble in training: the mean of its networks' losses (the
-            # recorded loss; train_step_single back-propagates their sum)
-            losses = [self._loss(out, y_true, X, training) for out in y_pred]
-            return sum(losses) / len(losses)
-        return self._loss(y_pred, y_true, X, training)
-
-    def _loss(self, y_pred, y_true, X=None, training=False):
-        network = self.network_
-        if network.training and getattr(network, "softmax_cutoff", None):
-            # a two-level softmax: the module returned the features before its
-            # output layer, and scores the targets itself
-            return network.nll(y_pred, y_true)
+        """The criterion's loss: per-step outputs flattened, sample weights
+        (which travel with the batch) as a weighted mean."""
         weight = X.get("sample_weight") if isinstance(X, dict) else None
         if weight is not None and y_pred.ndim == 3:
             # one weight per sequence, for each of its steps
@@ -89,36 +85,38 @@ class _SequenceNet(NeuralNet):
         self.train_state_ = self.valid_state_ = None
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
 
-    def _infer_carrying(self, Xi, phase, **fit_params):
-        """Forward pass; with ``stateful``, start from and keep the carried state."""
-        if not self.stateful:
-            return self.infer(Xi, **fit_params)
-        attr = f"{phase}_state_"
-        y_pred, state = self.infer(
-            Xi, state=getattr(self, attr), return_state=True, **fit_params
+    def _autocast(self):
+        """Mixed precision for the training step, when ``compute_dtype`` is set."""
+        device_type = next(self.network_.parameters()).device.type
+        return torch.autocast(
+            device_type, dtype=self.compute_dtype, enabled=self.compute_dtype is not None
         )
-        setattr(self, attr, _map_state(torch.Tensor.detach, state))
-        return y_pred
 
     def train_step_single(self, batch, **fit_params):
-        """One forward and backward pass; the module is already in training mode."""
+        """One forward and backward pass; the module is already in training mode.
+
+        The recorded loss is the data's, comparable with the validation
+        loss; the back-propagated objective adds the activation penalties
+        (AR, TAR).
+        """
         Xi, yi = unpack_data(batch)
-        y_pred = self._infer_carrying(Xi, "train", **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        # activation penalties (AR, TAR) train the network; the recorded
-        # loss stays the data's, comparable with the validation loss
-        penalty = getattr(self.network_, "penalty_", None)
-        if penalty is not None:
-            self.network_.penalty_ = None  # the module keeps no graph
-        objective = loss
-        if getattr(self.network_, "member_outputs", False):
-            # the networks of an ensemble each follow the gradient of their own
-            # loss, as if trained alone: the sum of their losses, not the mean
-            # (which would shrink every gradient, and Adam's steps change
-            # with it through eps)
-            objective = loss * len(y_pred)
-        self._backward(objective if penalty is None else objective + penalty)
-        return {"loss": loss, "y_pred": y_pred}
+        if self.stateful:
+            fit_params = {**fit_params, "state": self.train_state_}
+        with self._autocast():
+            outputs = self.infer(Xi, return_all=True, **fit_params)
+            if self.compute_dtype is not None:  # float32 outputs, as evaluation's
+                outputs = outputs._replace(prediction=outputs.prediction.float())
+                if self.stateful:
+                    outputs = outputs._replace(
+                        state=map_state(torch.Tensor.float, outputs.state)
+                    )
+            loss, objective = self.network_.training_loss(
+                outputs, yi, lambda y_pred, y_true: self.get_loss(y_pred, y_true, X=Xi)
+            )
+        if self.stateful:
+            self.train_state_ = map_state(torch.Tensor.detach, outputs.state)
+        self._backward(objective)
+        return {"loss": loss, "y_pred": outputs.prediction}
 
     def _backward(self, loss):
         loss.backward()
@@ -128,7 +126,13 @@ class _SequenceNet(NeuralNet):
         set_training(self, False)
         Xi, yi = unpack_data(batch)
         with torch.no_grad():
-            y_pred = self._infer_carrying(Xi, "valid", **fit_params)
+            if self.stateful:
+                y_pred, state = self.infer(
+                    Xi, state=self.valid_state_, return_state=True, **fit_params
+                )
+                self.valid_state_ = state
+            else:
+                y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=False)
         return {"loss": loss, "y_pred": y_pred}
 

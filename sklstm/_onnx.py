@@ -86,9 +86,10 @@ def _fold_input_scaling(network):
     Padded steps stay unread, as before."""
     for net in getattr(network, "networks", [network]):
         layer = net.rnn.layers[0]
-        if net.scaler is None or net.frontend is not None or not layer.bias:
+        scaler = getattr(net.inputs, "scaler", None)
+        if scaler is None or net.frontend is not None or not layer.bias:
             continue
-        mean, scale = net.scaler.mean.double(), net.scaler.scale.double()
+        mean, scale = scaler.mean.double(), scaler.scale.double()
         with torch.no_grad():
             for suffix in ("", "_reverse") if layer.bidirectional else ("",):
                 weight = getattr(layer, f"weight_ih_l0{suffix}")
@@ -96,7 +97,7 @@ def _fold_input_scaling(network):
                 folded = weight.double() / scale
                 bias.copy_(bias.double() - folded @ mean)
                 weight.copy_(folded)
-        net.scaler = None
+        net.inputs.scaler = None
 
 
 def _fuse_output_transposes(model):

@@ -7,12 +7,13 @@ import torch
 import sklstm._base
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
 from sklstm._base import _AUTO_MIN_STEPS
-from sklstm.modules import (
+from sklstm.nn import (
     ConvBlock,
     Differences,
     DilatedConvs,
     Pooling,
     RecurrentNetwork,
+    TokenEmbedding,
     low_precision_supported,
 )
 
@@ -72,7 +73,7 @@ def test_conv_pooling_never_depends_on_padding(ragged, conv_pooling, bidirection
     params = dict(conv_layers=2, conv_channels=8, conv_pooling=conv_pooling,
                   bidirectional=bidirectional, n_networks=1, conv_dilations=(1,))
     clf = SequenceClassifier(**params, **FAST).fit(X, y)
-    assert clf.net_.module_.conv_pool is not None
+    assert clf.net_.module_.readout.conv_pool is not None
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
     reg = SequenceRegressor(**params, **FAST).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
@@ -91,7 +92,7 @@ def test_conv_pooling_feeds_the_pooled_front_end_to_the_head(conv_pooling):
     features, conv_lengths = net.frontend(X, lengths)
     recurrent, _ = net.rnn(features, conv_lengths)
     expected = net.head(torch.cat([
-        net.pool(recurrent, conv_lengths),
+        net.readout.pool(recurrent, conv_lengths),
         # the front-end's channels pooled over each sequence's real steps
         torch.stack([
             getattr(f[:n], "amax" if conv_pooling == "max" else "mean")(dim=0)
@@ -102,23 +103,23 @@ def test_conv_pooling_feeds_the_pooled_front_end_to_the_head(conv_pooling):
 
 
 def test_conv_pooling_needs_a_front_end_and_one_output_per_sequence(ragged):
-    assert RecurrentNetwork(conv_layers=0, conv_pooling="max").conv_pool is None
+    assert RecurrentNetwork(conv_layers=0, conv_pooling="max").readout.conv_pool is None
     per_step = RecurrentNetwork(per_step=True, conv_layers=1, conv_stride=1,
                                 conv_pooling="max")
-    assert per_step.conv_pool is None and per_step.head.in_features == 24
+    assert per_step.readout is None and per_step.head.in_features == 24
     with pytest.raises(ValueError, match="conv_pooling must be one of"):
         RecurrentNetwork(conv_layers=1, conv_pooling="last")
     # off by default; set, it needs a front-end (short sequences get none)
     X, y = ragged
     clf = SequenceClassifier(n_networks=1, conv_layers=1, **FAST).fit(X, y)
-    assert clf.net_.module_.conv_pool is None
+    assert clf.net_.module_.readout.conv_pool is None
     reg = SequenceRegressor(n_networks=1, conv_layers=1, **FAST).fit(X, y * 1.0)
-    assert reg.net_.module_.conv_pool is None
+    assert reg.net_.module_.readout.conv_pool is None
     short = [x[:20] for x in X]
     clf = SequenceClassifier(n_networks=1, conv_pooling="max", **FAST).fit(short, y)
-    assert clf.n_conv_layers_ == 0 and clf.net_.module_.conv_pool is None
+    assert clf.n_conv_layers_ == 0 and clf.net_.module_.readout.conv_pool is None
     clf = SequenceClassifier(n_networks=1, conv_layers=1, conv_pooling="max", **FAST)
-    assert clf.fit(X, y).net_.module_.conv_pool.mode == "max"
+    assert clf.fit(X, y).net_.module_.readout.conv_pool.mode == "max"
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -345,12 +346,12 @@ def test_input_differences_are_standardised_with_their_own_statistics(ragged):
     steps = np.concatenate(
         [np.hstack([x, x - np.concatenate([x[:1]] * 3 + [x])[: len(x)]]) for x in X]
     )
-    scaler = clf.net_.module_.scaler
+    scaler = clf.net_.module_.inputs.scaler
     np.testing.assert_allclose(scaler.mean.numpy(), steps.mean(axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(scaler.scale.numpy(), steps.std(axis=0), rtol=1e-5)
     # the differences change what the network reads, so its predictions
     plain = SequenceClassifier(n_networks=1, input_differences=0, **FAST).fit(X, y)
-    assert plain.net_.module_.scaler.mean.shape == (2,)
+    assert plain.net_.module_.inputs.scaler.mean.shape == (2,)
     assert not np.allclose(plain.predict_proba(X), clf.predict_proba(X))
 
 
@@ -382,7 +383,7 @@ def test_auto_differences_keep_the_best_cross_validated_combination(monkeypatch)
         assert [b.in_channels for b in getattr(first, "branches", [first])] == [
             1 + best[1]
         ] * len(best[0])
-        assert network.scaler.mean.shape == (1 + best[1],)
+        assert network.inputs.scaler.mean.shape == (1 + best[1],)
     # a tie keeps the simplest
     monkeypatch.setattr(base, "cross_val_score", lambda *a, **k: np.array([0.5]))
     clf = SequenceClassifier(**fast, input_differences="auto").fit(X, y)
@@ -436,7 +437,7 @@ def test_strided_lengths_follow_the_convolutions():
 
 
 def test_batch_norm_statistics_count_real_steps_only():
-    from sklstm.modules import _MaskedBatchNorm1d
+    from sklstm.nn._conv import _MaskedBatchNorm1d
 
     norm = _MaskedBatchNorm1d(2, momentum=1.0).train()
     X = torch.randn(2, 2, 4)
@@ -501,10 +502,9 @@ def test_auto_front_end_depth_from_the_median_length_of_ragged_data():
 def test_text_gets_no_automatic_front_end():
     texts = ["good film " * 40, "bad film " * 40] * 4
     clf = SequenceClassifier(max_epochs=1, num_hidden=4, n_networks=1).fit(texts, [1, 0] * 4)
-    assert clf.n_conv_layers_ == 0 and clf.net_.module_.scaler is None
+    assert clf.n_conv_layers_ == 0 and isinstance(clf.net_.module_.inputs, TokenEmbedding)
     # nor differences: token ids have no scale
     assert clf.input_differences == 1 and clf.input_differences_ == 0
-    assert clf.net_.module_.differences is None
 
 
 def test_long_series_are_learned():
@@ -531,16 +531,16 @@ def test_standardize_makes_the_scale_irrelevant(ragged):
     clf = SequenceClassifier(n_networks=1, **FAST).fit(X, y)
     clf_big = SequenceClassifier(n_networks=1, **FAST).fit(X_big, y)
     module = clf_big.net_.module_
-    assert module.scaler is not None
+    assert module.inputs.scaler is not None
     # the two features, then their differences (input_differences=1)
-    assert module.scaler.mean.shape == (4,)
-    np.testing.assert_allclose(module.scaler.mean.numpy()[:2], 1e31 * np.ones(2), rtol=1e-2)
+    assert module.inputs.scaler.mean.shape == (4,)
+    np.testing.assert_allclose(module.inputs.scaler.mean.numpy()[:2], 1e31 * np.ones(2), rtol=1e-2)
     np.testing.assert_allclose(
         clf_big.predict_proba(X_big), clf.predict_proba(X), rtol=1e-3, atol=1e-3
     )
     # the statistics count real steps only
     steps = np.concatenate(X)
-    scaler = clf.net_.module_.scaler
+    scaler = clf.net_.module_.inputs.scaler
     np.testing.assert_allclose(scaler.mean.numpy()[:2], steps.mean(0), rtol=1e-5)
     np.testing.assert_allclose(scaler.scale.numpy()[:2], steps.std(0), rtol=1e-5)
 
@@ -550,8 +550,8 @@ def test_tiny_scales_are_standardized_too(ragged):
     clf = SequenceClassifier(n_networks=1, **FAST).fit(X, y)
     clf_tiny = SequenceClassifier(n_networks=1, **FAST).fit([x * 1e-30 for x in X], y)
     np.testing.assert_allclose(
-        clf_tiny.net_.module_.scaler.scale.numpy(),
-        1e-30 * clf.net_.module_.scaler.scale.numpy(), rtol=1e-4,
+        clf_tiny.net_.module_.inputs.scaler.scale.numpy(),
+        1e-30 * clf.net_.module_.inputs.scaler.scale.numpy(), rtol=1e-4,
     )
     np.testing.assert_allclose(
         clf_tiny.predict_proba([x * 1e-30 for x in X]), clf.predict_proba(X),
@@ -560,7 +560,7 @@ def test_tiny_scales_are_standardized_too(ragged):
     # a constant feature keeps scale 1
     X_const = [np.column_stack([x[:, 0], np.full(len(x), 5.0)]) for x in X]
     clf = SequenceClassifier(n_networks=1, **FAST).fit(X_const, y)
-    assert clf.net_.module_.scaler.scale[1] == 1.0
+    assert clf.net_.module_.inputs.scaler.scale[1] == 1.0
 
 
 def test_unscaled_large_inputs_warn(ragged):
@@ -632,7 +632,7 @@ def test_grid_search_and_pickle_over_the_new_parameters():
     clone = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(clone.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(
-        clone.net_.module_.scaler.mean.numpy(), clf.net_.module_.scaler.mean.numpy()
+        clone.net_.module_.inputs.scaler.mean.numpy(), clf.net_.module_.inputs.scaler.mean.numpy()
     )
 
 
@@ -650,10 +650,10 @@ def test_bfloat16_mixed_precision(ragged, Estimator):
         del params["conv_stride"]
     est = Estimator(precision="bfloat16", **{**params, "max_epochs": 10}).fit(X, y)
     module = est.net_.module_
-    assert module.compute_dtype is torch.bfloat16
+    assert est.net_.compute_dtype is torch.bfloat16
     assert {p.dtype for p in module.parameters()} == {torch.float32}
-    # in training mode the convolutions and recurrent layers compute in
-    # bfloat16, and the network returns float32
+    # in the net's training step the convolutions and recurrent layers
+    # compute in bfloat16, and the loss sees float32 outputs
     seen = []
     hooks = [
         part.register_forward_hook(lambda m, a, out: seen.append(
@@ -662,7 +662,11 @@ def test_bfloat16_mixed_precision(ragged, Estimator):
     ]
     module.train()
     x = torch.from_numpy(np.stack([x[:5] for x in X[:3]]).astype(np.float32))
-    assert module(x).dtype == torch.float32
+    y_step = torch.zeros((3, 5) if Estimator is SequenceTagger else 3, dtype=torch.long)
+    if Estimator is SequenceRegressor:
+        y_step = torch.zeros(3, 1)
+    est.net_.optimizer_.zero_grad()
+    assert est.net_.train_step_single((x, y_step))["y_pred"].dtype == torch.float32
     # the LSTM in float32 where this CPU has no bfloat16 kernel for it
     native = low_precision_supported("lstm", "cpu", torch.bfloat16)
     assert seen == [torch.bfloat16, torch.bfloat16 if native else torch.float32]

@@ -9,7 +9,7 @@ from torch.utils.data import Subset
 
 from sklstm import SequenceClassifier, SequenceRegressor
 from sklstm._data import BatchIterator
-from sklstm.modules import low_precision_supported
+from sklstm.nn import low_precision_supported
 
 
 def _batches(n_samples, batch_size, **kwargs):

@@ -13,7 +13,7 @@ from sklstm._base import (
     _AUTO_ENSEMBLE_SIZE,
 )
 from sklstm._data import pad_sequences
-from sklstm.modules import NetworkEnsemble, RecurrentNetwork
+from sklstm.nn import NetworkEnsemble, RecurrentNetwork
 
 # the architecture tests' ragged data (a fixture) and invariance check
 from test_architecture import _assert_padding_and_batch_invariant, ragged  # noqa: F401
@@ -70,12 +70,18 @@ def test_training_loss_is_the_mean_of_the_networks_losses(ragged):
     Xt = torch.randn(6, 10, 2)
     yt = torch.tensor([0, 1, 1, 0, 1, 0])
     net.module_.train()
-    members = net.module_(Xt)
-    loss = net.get_loss(members, yt, X={"X": Xt}, training=True)
+    outputs = net.module_(Xt, return_all=True)
+    members = outputs.prediction
+    assert members.shape == (3, 6, 2)
+    loss, objective = net.module_.training_loss(
+        outputs, yt, lambda y_pred, y_true: net.get_loss(y_pred, y_true, X={"X": Xt})
+    )
     expected = torch.stack(
         [torch.nn.functional.cross_entropy(out, yt) for out in members]
     ).mean()
     torch.testing.assert_close(loss, expected)
+    # each network follows the gradient of its own loss: their sum
+    torch.testing.assert_close(objective, 3 * expected)
 
 
 def test_every_network_learns_and_predictions_average_them(ragged):

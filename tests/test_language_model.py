@@ -123,7 +123,7 @@ def test_tied_weights_and_token_lists(text):
     tokens = [s.split() for s in text]
     lm = SequenceLanguageModel(**{**FAST, "tie_weights": True}).fit(tokens)
     module = lm.net_.module_
-    assert module.head.weight is module.embedding.weight
+    assert module.head.weight is module.inputs.weight
     with pytest.raises(ValueError, match="tie_weights needs embedding_dim == num_hidden"):
         SequenceLanguageModel(**{**FAST, "tie_weights": True, "embedding_dim": 8}).fit(text)
 
@@ -136,7 +136,7 @@ def test_bfloat16_mixed_precision_training(lm, text):
     assert set(seen) == {torch.bfloat16}
     module = mixed.net_.module_
     assert {p.dtype for p in module.parameters()} == {torch.float32}
-    assert module.compute_dtype is torch.bfloat16
+    assert mixed.net_.compute_dtype is torch.bfloat16
     # it learns as well as float32 training (the grammar's perplexity is ~3)
     assert mixed.perplexity(text) < 3.5
     assert abs(mixed.perplexity(text) - lm.perplexity(text)) < 0.25
@@ -181,7 +181,7 @@ def test_two_level_softmax(lm, text):
         **{**FAST, "max_epochs": 15, "softmax_cutoff": 4, "tie_weights": True}
     ).fit(text)
     module = two_level.net_.module_
-    assert module.head.weight is module.embedding.weight
+    assert module.head.weight is module.inputs.weight
     # exact probabilities over the whole vocabulary, in the order of tokens_
     proba = two_level.predict_proba(["the cat", "", "a dog likes"])
     assert proba.shape == (3, len(two_level.tokens_)) == (3, 12)
@@ -203,11 +203,13 @@ def test_two_level_softmax_training_loss(text):
     x, y = stream[:-1][None], stream[1:][None].clone()
     y[0, :3] = -100  # padding is not scored
     tail_rows = []
-    tail_log_proba = module._tail_log_proba
-    module._tail_log_proba = lambda f: tail_rows.append(len(f)) or tail_log_proba(f)
+    tail_log_proba = module.head._tail_log_proba
+    module.head._tail_log_proba = lambda f: tail_rows.append(len(f)) or tail_log_proba(f)
     # the training loss (from features) is the negative log-likelihood of the
     # log-probabilities that evaluation returns
-    loss = module.train().nll(module(x), y)
+    outputs = module.train()(x, return_all=True)
+    loss, objective = module.training_loss(outputs, y, data_loss=None)
+    assert objective is loss  # no penalties
     with torch.inference_mode():
         log_proba = module.eval()(x)[0, 3:]
     expected = -log_proba.gather(1, y[0, 3:, None]).mean()
@@ -215,7 +217,7 @@ def test_two_level_softmax_training_loss(text):
     # the tail's scores were computed for the tail targets only
     assert tail_rows[0] == int((y >= 5).sum()) < y.shape[1]
     loss.backward()
-    assert module.tail_gate.weight.grad.abs().sum() > 0
+    assert module.head.tail_gate.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="leaves no word for the tail: the vocabulary has 12"):
         SequenceLanguageModel(**{**FAST, "softmax_cutoff": 12}).fit(text)
     with pytest.raises(ValueError, match="'softmax_cutoff' parameter"):
@@ -228,29 +230,29 @@ def test_two_level_softmax_training_loss(text):
 
 
 def test_init_range(text):
-    from sklstm.modules import RecurrentNetwork
+    from sklstm.nn import RecurrentNetwork
 
     torch.manual_seed(0)
     default = RecurrentNetwork(vocab_size=50, n_outputs=50, num_hidden=32, per_step=True)
-    assert default.embedding.weight.std() > 0.5  # PyTorch's N(0, 1)
+    assert default.inputs.weight.std() > 0.5  # PyTorch's N(0, 1)
     module = RecurrentNetwork(vocab_size=50, n_outputs=50, num_hidden=32, per_step=True,
                               tie_weights=True, init_range=0.1)
-    for weight in (module.embedding.weight, module.head.weight):
+    for weight in (module.inputs.weight, module.head.weight):
         assert 0.09 < weight.abs().max() <= 0.1
-    assert module.head.weight is module.embedding.weight
+    assert module.head.weight is module.inputs.weight
     assert torch.equal(module.head.bias, torch.zeros(50))
     untied = RecurrentNetwork(vocab_size=50, n_outputs=50, num_hidden=32, per_step=True,
                               init_range=0.1)
-    for weight in (untied.embedding.weight, untied.head.weight):
+    for weight in (untied.inputs.weight, untied.head.weight):
         assert 0.09 < weight.abs().max() <= 0.1
-    assert not torch.equal(untied.embedding.weight, untied.head.weight)
+    assert not torch.equal(untied.inputs.weight, untied.head.weight)
     with pytest.raises(ValueError, match="init_range must be positive"):
         RecurrentNetwork(vocab_size=50, n_outputs=50, init_range=-0.1)
     # the estimator passes it on: an (almost) untrained model keeps the range
     lm = SequenceLanguageModel(**{**FAST, "init_range": 0.05, "optimizer": "sgd",
                                   "lr": 1e-12, "max_epochs": 1}).fit(text)
     module = lm.net_.module_
-    assert module.embedding.weight.abs().max() <= 0.05 + 1e-6
+    assert module.inputs.weight.abs().max() <= 0.05 + 1e-6
     assert module.head.bias.abs().max() < 1e-6
     with pytest.raises(ValueError, match="'init_range' parameter"):
         SequenceLanguageModel(**{**FAST, "init_range": 0.0}).fit(text)

@@ -221,7 +221,7 @@ def test_input_scaling_folded_into_the_first_recurrent_layer(conv_layers, folded
     X_pad, lengths = _padded(X)
     proba, _ = session.run(None, {"X": X_pad, "lengths": lengths})
     np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
-    assert all(net.scaler is not None for net in clf.net_.module_.networks)
+    assert all(net.inputs.scaler is not None for net in clf.net_.module_.networks)
 
 
 @pytest.mark.parametrize("params", [{}, dict(cell="gru", num_layers=2), dict(pooling="mean")])

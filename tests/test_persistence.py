@@ -131,10 +131,10 @@ def test_language_model_with_tied_weights(tmp_path):
     with safe_open(path, framework="pt") as f:
         names = set(f.keys())
     # the shared matrix is stored once
-    assert ("module.embedding.weight" in names) != ("module.head.weight" in names)
+    assert ("module.inputs.weight" in names) != ("module.head.weight" in names)
     loaded = sklstm.load(path)
     module = loaded.net_.module_
-    assert module.head.weight is module.embedding.weight
+    assert module.head.weight is module.inputs.weight
     assert loaded.perplexity(TEXT) == lm.perplexity(TEXT)
     assert _same(loaded.predict_proba(["the cat"]), lm.predict_proba(["the cat"]))
     assert list(loaded.tokens_) == list(lm.tokens_)
@@ -254,7 +254,7 @@ def test_files_from_before_input_differences_load_as_they_were(tmp_path):
     loaded = sklstm.load(path)
     assert loaded.input_differences == 2 and loaded.input_differences_ == 2
     assert loaded.difference_lag == 3
-    assert loaded.net_.module_.networks[0].scaler.mean.shape == (6,)
+    assert loaded.net_.module_.networks[0].inputs.scaler.mean.shape == (6,)
     assert _same(loaded.predict_proba(X), clf.predict_proba(X))
 
 

@@ -14,17 +14,19 @@ import torch
 from torch import nn
 
 import sklstm._base
-from sklstm import SequenceClassifier, SequenceLanguageModel, modules
-from sklstm.modules import low_precision_supported
+from sklstm import SequenceClassifier, SequenceLanguageModel
+from sklstm.nn import _recurrent as modules
+from sklstm.nn import low_precision_supported
 
 TEXT = ["the cat sees fish", "a dog likes milk", "the bird sees seeds"] * 20
 LM = dict(num_hidden=16, batch_size=4, bptt=6, lr=0.02, max_epochs=15,
           lr_schedule="constant", validation_fraction=None, random_state=0)
 
 
-def _training_dtypes(module, x):
+def _training_dtypes(net, x):
     """dtypes of the recurrent layers' and the head's outputs in one
-    training forward pass of ``module`` on ``x``."""
+    forward pass of the net's training step on ``x``."""
+    module = net.module_
     seen = {}
 
     def record(name):
@@ -39,7 +41,8 @@ def _training_dtypes(module, x):
     ]
     module.train()
     try:
-        module(x)
+        with net._autocast():
+            module(x)
     finally:
         for hook in hooks:
             hook.remove()
@@ -89,7 +92,7 @@ def test_both_paths_train_in_mixed_precision(native, monkeypatch):
     assert len(slow) == (0 if native else 1)
     module = lm.net_.module_
     assert {p.dtype for p in module.parameters()} == {torch.float32}
-    seen = _training_dtypes(module, torch.tensor([[1, 2, 3, 4]]))
+    seen = _training_dtypes(lm.net_, torch.tensor([[1, 2, 3, 4]]))
     rnn = torch.bfloat16 if native else torch.float32
     assert seen == {"rnn": rnn, "head": torch.bfloat16}
     assert lm.perplexity(TEXT) < 3.5
@@ -103,7 +106,7 @@ def test_both_paths_train_in_mixed_precision(native, monkeypatch):
     ).fit(X, y)
     assert clf.predict_proba(X).dtype == np.float32
     x = torch.zeros(2, 6, 2)
-    assert _training_dtypes(clf.net_.module_, x) == {"rnn": rnn, "head": torch.bfloat16}
+    assert _training_dtypes(clf.net_, x) == {"rnn": rnn, "head": torch.bfloat16}
 
 
 _AVX2_CHILD = textwrap.dedent(
@@ -111,7 +114,7 @@ _AVX2_CHILD = textwrap.dedent(
     import json, sys
     import torch
     from sklstm import SequenceLanguageModel
-    from sklstm.modules import low_precision_supported
+    from sklstm.nn import low_precision_supported
 
     text = ["the cat sees fish", "a dog likes milk", "the bird sees seeds"] * 10
     lm = SequenceLanguageModel(precision="bfloat16", num_hidden=8, max_epochs=2,

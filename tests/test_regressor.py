@@ -76,7 +76,7 @@ def test_classifier_on_text_with_unknown_words():
     )
     clf.fit(texts, labels)
     assert clf.score(texts, labels) == 1.0
-    assert clf.net_.module_.embedding.embedding_dim == 6
+    assert clf.net_.module_.inputs.embedding_dim == 6
     assert clf.vocabulary_.tokens_[0] == "<unk>"
     assert clf.predict(["great zzz", [["a"]][0]]).shape == (2,)
     with pytest.raises(TypeError, match="Item 1 of X is int"):

@@ -14,7 +14,8 @@ from skorch.history import History
 from sklstm import SequenceLanguageModel
 from sklstm._data import WindowIterator
 from sklstm._language_model import _NTAveraging
-from sklstm.modules import RecurrentNetwork, _locked_dropout
+from sklstm.nn import RecurrentNetwork
+from sklstm.nn._tensors import locked_dropout as _locked_dropout
 
 TEXT = [
     f"{s} {v} {o}"
@@ -85,7 +86,7 @@ def test_embedding_dropout_drops_whole_words():
     module = _lm_module(embedding_dropout=0.5)
     tokens = torch.randint(20, (8, 25))
     X = _rnn_inputs(module, tokens)
-    weight = module.embedding.weight.detach()
+    weight = module.inputs.weight.detach()
     dropped = set()
     for word in tokens.unique().tolist():
         rows = X[tokens == word]
@@ -135,7 +136,7 @@ def test_weight_drop_masks_the_hidden_weights():
         used.append(weights)
         return original(mod, weights, args)
 
-    import sklstm.modules as modules
+    import sklstm.nn._recurrent as modules
 
     modules.functional_call, saved = spy, modules.functional_call
     try:
@@ -155,13 +156,12 @@ def test_penalties_add_the_expected_amounts():
     tokens = torch.randint(20, (4, 9))
     outputs = []
     hook = module.rnn.register_forward_hook(lambda m, a, out: outputs.append(out[0]))
-    module.train()(tokens)
+    penalty = module.train()(tokens, return_all=True).penalty
     hook.remove()
     h = outputs[0]
     expected = 2.0 * h.pow(2).mean() + 3.0 * (h[:, 1:] - h[:, :-1]).pow(2).mean()
-    torch.testing.assert_close(module.penalty_, expected)
-    module.eval()(tokens)
-    assert module.penalty_ is None
+    torch.testing.assert_close(penalty, expected)
+    assert module.eval()(tokens, return_all=True).penalty is None
 
 
 def test_penalties_count_real_steps_only():
@@ -172,13 +172,13 @@ def test_penalties_count_real_steps_only():
     X[0, 4:] = 1e3  # padding, which must not count
     outputs = []
     hook = net.rnn.register_forward_hook(lambda m, a, out: outputs.append(out[0]))
-    net(X, lengths=torch.tensor([4, 7]))
+    penalty = net(X, lengths=torch.tensor([4, 7]), return_all=True).penalty
     hook.remove()
     h = outputs[0]
     steps = torch.cat([h[0, :4], h[1]])  # the 11 real steps
     changes = torch.cat([h[0, 1:4] - h[0, :3], h[1, 1:] - h[1, :-1]])
     expected = steps.pow(2).mean() + 2.0 * changes.pow(2).mean()
-    torch.testing.assert_close(net.penalty_, expected)
+    torch.testing.assert_close(penalty, expected)
 
 
 def test_activation_penalty_shrinks_activations_and_spares_the_logged_loss():
@@ -200,13 +200,12 @@ def test_activation_penalty_shrinks_activations_and_spares_the_logged_loss():
     X, y = next(iter(net.get_iterator(net.get_dataset(*penalised._columns(
         penalised.vocabulary_.transform([s.split() for s in TEXT]), 4)), training=True)))
     with torch.no_grad():
-        out = net.module_(X, return_state=True)[0]
-        want = net.get_loss(out, y, training=True)
-        penalty = net.module_.penalty_
+        outputs = net.module_(X, return_all=True)
+        want = net.get_loss(outputs.prediction, y, training=True)
     net.optimizer_.zero_grad()
     net.train_state_ = None  # no carried state, as in the forward call above
     step = net.train_step_single((X, y))
-    assert penalty > 0.01 and net.module_.penalty_ is None
+    assert outputs.penalty > 0.01
     torch.testing.assert_close(step["loss"].detach(), want)
 
 

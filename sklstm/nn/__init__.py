@@ -1,0 +1,41 @@
+"""The PyTorch modules behind the sklstm estimators, one small part per job.
+
+They are public so that they can be reused in plain PyTorch or skorch code.
+A :class:`RecurrentNetwork` reads as its parts: the input stage
+(:class:`NumericInput` or :class:`TokenEmbedding`), the convolutional
+front-end (:class:`ConvFrontEnd`), the recurrent layers
+(:class:`RecurrentStack`), the readout (:class:`Readout`), the activation
+penalties (:class:`ActivationPenalties`) and the head (:class:`LinearHead`
+or :class:`TwoLevelSoftmaxHead`); :class:`NetworkEnsemble` trains several
+side by side.
+"""
+
+from ._conv import ConvBlock, ConvFrontEnd, DilatedConvs
+from ._ensemble import NetworkEnsemble
+from ._heads import LinearHead, TwoLevelSoftmaxHead
+from ._input import Differences, NumericInput, Standardize, TokenEmbedding
+from ._network import NetworkOutputs, RecurrentNetwork
+from ._readout import Pooling, Readout
+from ._recurrent import RecurrentStack, low_precision_supported
+from ._regularization import ActivationPenalties, SequenceDropout
+
+__all__ = [
+    "ActivationPenalties",
+    "ConvBlock",
+    "ConvFrontEnd",
+    "Differences",
+    "DilatedConvs",
+    "LinearHead",
+    "NetworkEnsemble",
+    "NetworkOutputs",
+    "NumericInput",
+    "Pooling",
+    "Readout",
+    "RecurrentNetwork",
+    "RecurrentStack",
+    "SequenceDropout",
+    "Standardize",
+    "TokenEmbedding",
+    "TwoLevelSoftmaxHead",
+    "low_precision_supported",
+]

@@ -1,0 +1,122 @@
+"""Deep ensembles: several networks trained on the same batches, their
+predictions averaged."""
+
+import math
+
+import torch
+from torch import nn
+
+from ._network import NetworkOutputs, RecurrentNetwork
+
+
+class NetworkEnsemble(nn.Module):
+    """Several :class:`RecurrentNetwork` side by side, their predictions averaged.
+
+    The networks start from different random weights and are trained on the
+    same batches, each on its own loss; in evaluation mode their predictions
+    are averaged, which on small data sets is more accurate and less
+    dependent on the random start than any one network (a deep ensemble, as
+    InceptionTime and the LSTM-FCN authors' ensembles use).
+
+    Parameters
+    ----------
+    n_networks : int, default=2
+        Number of networks.
+    combine : {"proba", "mean"}, default="proba"
+        In evaluation mode, ``"proba"`` returns the log of the mean of the
+        networks' softmax probabilities over the last axis (classifiers and
+        taggers: a softmax of the result gives the mean probabilities);
+        ``"mean"`` returns the mean of their outputs (regression).
+    **network_params
+        Parameters of every :class:`RecurrentNetwork` (without
+        ``softmax_cutoff``). The ensemble takes no carried state.
+
+    In training mode the output is the networks' outputs stacked on a new
+    first axis, ``(n_networks, batch, ...)``; :meth:`training_loss` sums the
+    networks' losses, so that each network follows the gradient of its own
+    loss as if trained alone.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import NetworkEnsemble
+    >>> ensemble = NetworkEnsemble(3, n_features=2, n_outputs=4, num_hidden=8)
+    >>> X = torch.zeros(5, 10, 2)
+    >>> ensemble.train()(X).shape  # one output per network, for their losses
+    torch.Size([3, 5, 4])
+    >>> proba = ensemble.eval()(X).softmax(-1)  # the mean of their probabilities
+    >>> proba.shape, bool(torch.allclose(proba.sum(-1), torch.ones(5)))
+    (torch.Size([5, 4]), True)
+    """
+
+    def __init__(self, n_networks=2, combine="proba", **network_params):
+        super().__init__()
+        if combine not in ("proba", "mean"):
+            raise ValueError(f"combine must be 'proba' or 'mean', got {combine!r}.")
+        if network_params.get("softmax_cutoff") is not None:
+            raise ValueError(
+                "NetworkEnsemble averages probabilities; a two-level softmax "
+                "(softmax_cutoff) trains on features and is not supported."
+            )
+        if not (isinstance(n_networks, int) and n_networks >= 1):
+            raise ValueError(
+                f"n_networks must be a positive integer, got {n_networks!r}."
+            )
+        self.combine = combine
+        self.networks = nn.ModuleList(
+            RecurrentNetwork(**network_params) for _ in range(n_networks)
+        )
+
+    @property
+    def frontend(self):
+        """The first network's convolution front-end (all have the same shape)."""
+        return self.networks[0].frontend
+
+    @property
+    def batch_invariant_eval(self):
+        return self.networks[0].batch_invariant_eval
+
+    @batch_invariant_eval.setter
+    def batch_invariant_eval(self, value):
+        for network in self.networks:
+            network.batch_invariant_eval = value
+
+    def forward(self, X, lengths=None, return_all=False):
+        """Run every network on ``X`` (see :meth:`RecurrentNetwork.forward`)."""
+        if self.training:
+            outs = [network(X, lengths, return_all=True) for network in self.networks]
+            prediction = torch.stack([out.prediction for out in outs])
+            if not return_all:
+                return prediction
+            penalties = [out.penalty for out in outs if out.penalty is not None]
+            return NetworkOutputs(prediction, None, sum(penalties) if penalties else None)
+        outs = torch.stack([network(X, lengths) for network in self.networks])
+        # in float64, rounded once: as for each network's output layer, a
+        # sequence's result must not depend on where it sits in its batch
+        # (vectorised float32 kernels round the last bit by position)
+        outs64 = outs.double()
+        if self.combine == "mean":
+            return outs64.mean(dim=0).to(outs.dtype)
+        # log of the mean probability, computed stably in log space
+        log_proba = torch.log_softmax(outs64, dim=-1)
+        mean = torch.logsumexp(log_proba, dim=0) - math.log(len(outs))
+        return mean.to(outs.dtype)
+
+    def training_loss(self, outputs, target, data_loss):
+        """The mean of the networks' losses (recorded) and, to back-propagate,
+        their sum plus their penalties (see
+        :meth:`RecurrentNetwork.training_loss`).
+
+        The sum, not the mean: each network follows the gradient of its own
+        loss as if trained alone (the mean would shrink every gradient, and
+        Adam's steps change with it through eps).
+        """
+        losses = [
+            network.head.loss(prediction, target, data_loss)
+            for network, prediction in zip(self.networks, outputs.prediction)
+        ]
+        loss = sum(losses) / len(losses)
+        objective = loss * len(losses)
+        if outputs.penalty is None:
+            return loss, objective
+        return loss, objective + outputs.penalty

@@ -1,0 +1,169 @@
+"""Output layers: a linear head whose evaluation does not depend on the
+batch, and the two-level softmax of language models with its loss."""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def exact_linear(features, weight, bias):
+    """``F.linear`` accumulated in float64 and rounded once.
+
+    In float32, a matrix product's rounding depends on how many rows it
+    has, so a sequence's output would change (in the last bit) with the
+    batch it is predicted in; rounded once, it does not.
+    """
+    return F.linear(features.double(), weight.double(), bias.double()).to(features.dtype)
+
+
+class LinearHead(nn.Linear):
+    """The output layer: a linear map, exact in evaluation.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs : int
+    exact_eval : bool, default=True
+        In evaluation mode, compute in float64 and round once
+        (:func:`exact_linear`), so that an output never depends on which
+        other sequences share its batch. Costs little for small output
+        layers; language models with large vocabularies turn it off.
+    init_range : float or None, default=None
+        When set, ``embedding`` and this layer's weights start uniform in
+        ``[-init_range, init_range]`` and its bias at zero, as the reference
+        PyTorch and TensorFlow language-model examples initialise them.
+    embedding : torch.nn.Embedding or None, default=None
+        The network's token embedding, for ``init_range`` and ``tie_weights``.
+    tie_weights : bool, default=False
+        Share the embedding matrix with this layer (needs the embedding's
+        shape ``(n_outputs, n_inputs)``).
+    """
+
+    def __init__(self, n_inputs, n_outputs, exact_eval=True, init_range=None,
+                 embedding=None, tie_weights=False):
+        super().__init__(n_inputs, n_outputs)
+        self.exact_eval = exact_eval
+        if init_range is not None:
+            if not init_range > 0:
+                raise ValueError(f"init_range must be positive or None, got {init_range}.")
+            for layer in (embedding, self):
+                if layer is not None:
+                    nn.init.uniform_(layer.weight, -init_range, init_range)
+            nn.init.zeros_(self.bias)
+        if tie_weights:
+            if embedding is None:
+                raise ValueError("tie_weights needs token inputs and one direction.")
+            if embedding.weight.shape != self.weight.shape:
+                raise ValueError(
+                    "tie_weights needs embedding_dim == num_hidden and "
+                    "n_outputs == vocab_size, got embedding "
+                    f"{tuple(embedding.weight.shape)} and output layer "
+                    f"{tuple(self.weight.shape)}."
+                )
+            self.weight = embedding.weight
+
+    def linear(self, features, weight, bias):
+        """``F.linear``; exact in evaluation with ``exact_eval``."""
+        if self.training or not self.exact_eval:
+            return F.linear(features, weight, bias)
+        return exact_linear(features, weight, bias)
+
+    def forward(self, features):
+        return self.linear(features, self.weight, self.bias)
+
+    def loss(self, prediction, target, data_loss):
+        """The training loss of the forward pass's ``prediction``:
+        ``data_loss(prediction, target)``, the criterion's."""
+        return data_loss(prediction, target)
+
+
+class TwoLevelSoftmaxHead(LinearHead):
+    """A two-level softmax (an adaptive softmax with one tail cluster,
+    Grave et al. 2017).
+
+    Its head scores the first ``cutoff`` outputs (for a vocabulary ordered by
+    frequency, the most frequent words) and one more output, "the word is
+    in the tail", whose probability the tail's softmax over the other
+    outputs shares out. The output weights are those of a full linear layer
+    (so they can still be tied); only their normalisation differs. In
+    training mode the layer returns the features as they are and
+    :meth:`loss` scores them, computing tail scores only for targets in the
+    tail; in evaluation mode it returns log-probabilities over all
+    ``n_outputs``.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs : int
+    cutoff : int
+        Outputs in the head, between 1 and ``n_outputs - 1``.
+    **params
+        As :class:`LinearHead`.
+    """
+
+    def __init__(self, n_inputs, n_outputs, cutoff, **params):
+        super().__init__(n_inputs, n_outputs, **params)
+        if not 0 < cutoff < n_outputs:
+            raise ValueError(
+                f"softmax_cutoff must be between 1 and n_outputs - 1 = "
+                f"{n_outputs - 1}, got {cutoff}."
+            )
+        self.cutoff = cutoff
+        # the head's extra output: log-odds of "the target is in the tail"
+        self.tail_gate = nn.Linear(n_inputs, 1)
+
+    def forward(self, features):
+        if self.training:
+            return features
+        head = self._head_log_proba(features)
+        tail = head[..., -1:] + self._tail_log_proba(features)
+        return torch.cat([head[..., :-1], tail], dim=-1).to(features.dtype)
+
+    def _head_log_proba(self, features):
+        """Log-probabilities of the head: its outputs, then "in the tail"."""
+        k = self.cutoff
+        weight = torch.cat([self.weight[:k], self.tail_gate.weight])
+        bias = torch.cat([self.bias[:k], self.tail_gate.bias])
+        return F.log_softmax(self.linear(features, weight, bias).float(), dim=-1)
+
+    def _tail_log_proba(self, features):
+        """Log-probabilities of the tail's outputs given that the target is there."""
+        k = self.cutoff
+        logits = self.linear(features, self.weight[k:], self.bias[k:])
+        return F.log_softmax(logits.float(), dim=-1)
+
+    def loss(self, prediction, target, data_loss=None):
+        """The mean negative log-likelihood of the targets (:meth:`nll`)."""
+        return self.nll(prediction, target)
+
+    def nll(self, features, target, ignore_index=-100):
+        """Mean negative log-likelihood of targets under the two-level softmax.
+
+        Computes the tail's scores only for the targets in the tail, which is
+        what makes the two-level softmax cheap to train.
+
+        Parameters
+        ----------
+        features : tensor of shape (..., n_inputs)
+            What the layer returns in training mode.
+        target : tensor of shape (...)
+            Output ids; ``ignore_index`` marks steps that are not scored.
+        ignore_index : int, default=-100
+            Target value that is left out of the mean.
+
+        Returns
+        -------
+        loss : scalar tensor
+            Mean over the scored targets (0 when there are none).
+        """
+        features = features.reshape(-1, features.shape[-1])
+        target = target.reshape(-1)
+        scored = target != ignore_index
+        if not bool(scored.all()):
+            features, target = features[scored], target[scored]
+        k = self.cutoff
+        head = self._head_log_proba(features)
+        log_lik = head.gather(1, target.clamp(max=k)[:, None]).sum()
+        in_tail = (target >= k).nonzero().squeeze(1)
+        if len(in_tail):
+            tail = self._tail_log_proba(features[in_tail])
+            log_lik = log_lik + tail.gather(1, (target[in_tail] - k)[:, None]).sum()
+        return -log_lik / max(len(target), 1)

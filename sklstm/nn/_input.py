@@ -1,0 +1,155 @@
+"""The input stage: real-valued features (their differences, then
+standardisation) or token ids (an embedding with word dropout)."""
+
+from numbers import Integral
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._tensors import keep_mask
+
+
+class Standardize(nn.Module):
+    """Per-feature standardisation ``(X - mean) / scale`` with fixed statistics.
+
+    The statistics are buffers: learned by the estimator before training
+    (over the real steps of the training sequences), saved with the weights
+    and never changed by the optimizer.
+
+    Parameters
+    ----------
+    mean, scale : array-like of shape (n_features,)
+    """
+
+    def __init__(self, mean, scale):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+    def forward(self, X):
+        return (X - self.mean) / self.scale
+
+
+class Differences(nn.Module):
+    """Append each feature's differences over ``lag`` steps as features.
+
+    ``(batch, time, n)`` becomes ``(batch, time, n * (order + 1))``: the
+    features, then their differences ``x[t] - x[t - lag]``, then the
+    differences of those, up to ``order``. The first ``lag`` steps are
+    differenced from the first step. A step's differences read only that
+    step and the ones before it, so the real steps of a padded sequence never
+    depend on its padding. Time-series classifiers use the first difference
+    as a second view of a series (MultiRocket, derivative DTW): it brings out
+    the slopes of smooth series, which a convolution on the raw values,
+    standardised as a whole, sees at a small scale. Over more than one step
+    the differences keep the slopes and gain less noise: white noise's
+    differences have the same variance over any lag, a trend's grow with it.
+
+    Parameters
+    ----------
+    order : int
+        Number of differencing orders appended (0 returns the input).
+    lag : int, default=1
+        Steps between the values differenced.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import Differences
+    >>> X = torch.tensor([[[1.0], [4.0], [9.0], [16.0]]])
+    >>> Differences(2)(X).squeeze(0)
+    tensor([[ 1.,  0.,  0.],
+            [ 4.,  3.,  3.],
+            [ 9.,  5.,  2.],
+            [16.,  7.,  2.]])
+    >>> Differences(1, lag=2)(X).squeeze(0)
+    tensor([[ 1.,  0.],
+            [ 4.,  3.],
+            [ 9.,  8.],
+            [16., 12.]])
+    """
+
+    def __init__(self, order, lag=1):
+        super().__init__()
+        for name, value, low in (("order", order, 0), ("lag", lag, 1)):
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+                raise ValueError(
+                    f"the differencing {name} must be an integer of at least {low}, "
+                    f"got {value!r}."
+                )
+        self.order = int(order)
+        self.lag = int(lag)
+
+    def forward(self, X):
+        parts = [X]
+        for _ in range(self.order):
+            previous = parts[-1]
+            lag = min(self.lag, previous.shape[1])
+            start = previous[:, :1].expand(-1, lag, *previous.shape[2:])
+            before = torch.cat([start, previous[:, : previous.shape[1] - lag]], dim=1)
+            parts.append(previous - before)
+        return torch.cat(parts, dim=-1)
+
+
+class NumericInput(nn.Module):
+    """Real-valued inputs: their :class:`Differences`, then :class:`Standardize`.
+
+    Parameters
+    ----------
+    n_features : int
+        Features per step.
+    differences : int, default=0
+        Orders of differences appended (see :class:`Differences`).
+    lag : int, default=1
+        Steps between the values differenced.
+    mean, scale : array-like or None, default=None
+        Standardisation statistics of the features with their differences;
+        None for none.
+
+    Attributes
+    ----------
+    n_outputs : int
+        Features per step after the differences.
+    """
+
+    def __init__(self, n_features, differences=0, lag=1, mean=None, scale=None):
+        super().__init__()
+        self.differences = Differences(differences, lag) if differences else None
+        self.scaler = None if mean is None else Standardize(mean, scale)
+        self.n_outputs = n_features * (differences + 1)
+
+    def forward(self, X):
+        if self.differences is not None:
+            X = self.differences(X)
+        if self.scaler is not None:
+            X = self.scaler(X)
+        return X
+
+
+class TokenEmbedding(nn.Embedding):
+    """Token embeddings; in training, whole words dropped.
+
+    With ``word_dropout`` (Merity et al.'s embedding dropout), each
+    vocabulary entry's embedding is zeroed with this probability, one draw
+    per forward call (so a dropped word is dropped at every step of the
+    window), and the others scaled by ``1 / (1 - p)``.
+
+    Parameters
+    ----------
+    vocab_size, embedding_dim : int
+    word_dropout : float, default=0.0
+    """
+
+    def __init__(self, vocab_size, embedding_dim, word_dropout=0.0):
+        if not 0 <= word_dropout < 1:
+            raise ValueError(f"embedding_dropout must be in [0, 1), got {word_dropout}.")
+        super().__init__(vocab_size, embedding_dim)
+        self.word_dropout = word_dropout
+        self.n_outputs = embedding_dim
+
+    def forward(self, X):
+        if not (self.training and self.word_dropout):
+            return super().forward(X)
+        mask = keep_mask((self.weight.shape[0], 1), self.word_dropout, self.weight)
+        return F.embedding(X, self.weight * mask)
