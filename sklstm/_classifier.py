@@ -9,13 +9,16 @@ from sklearn.utils.validation import (
 )
 
 from ._compat import fit_context, StrOptions
-from ._base import _MANY_TO_ONE_CONSTRAINTS, _BaseSequenceEstimator
+from ._base import _BaseSequenceEstimator
+from ._numeric_input import MANY_TO_ONE_CONSTRAINTS, _NumericInputMixin
 from ._docs import fill_doc
 from ._labels import _LabelsMixin
 
 
 @fill_doc
-class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
+class SequenceClassifier(
+    _NumericInputMixin, _LabelsMixin, ClassifierMixin, _BaseSequenceEstimator
+):
     """Recurrent network (LSTM, GRU or RNN) that classifies whole sequences.
 
     The network standardises the input, shortens long sequences with strided
@@ -57,6 +60,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     input_differences_ : int
         Orders of step differences appended to the input features
         (``input_differences``, resolved for ``"auto"``).
+    %(auto_search_attribute)s
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).
@@ -94,7 +98,7 @@ class SequenceClassifier(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
 
     _parameter_constraints = {
         **_BaseSequenceEstimator._parameter_constraints,
-        **_MANY_TO_ONE_CONSTRAINTS,
+        **MANY_TO_ONE_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
     _ensemble_combine = "proba"

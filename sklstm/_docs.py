@@ -199,6 +199,18 @@ n_networks : int or "auto", default="auto"
     splits of archive data sets (see the benchmarks page).
 """
 
+AUTO_SEARCH_ATTRIBUTE = """\
+auto_search_ : dict or None
+    The inner search that chose the parameters set to ``"auto"`` that have
+    a choice here (``conv_dilations``, ``input_differences``), each
+    candidate fitted as one network in a 3-fold cross-validation of the
+    training data (scikit-learn's ``GridSearchCV``): ``params`` (the
+    candidates, simplest first), ``mean_test_score``, ``std_test_score``
+    and ``best_params`` (the chosen one; the simplest of equal scores).
+    None when no search ran (nothing to choose, more than 50,000 training
+    steps, or ``partial_fit``). ``verbose=1`` prints it as it runs.
+"""
+
 _TEXTS = {
     "shared_parameters": SHARED_PARAMETERS.replace(
         "%(checkpoint_parameter)s\n", CHECKPOINT_PARAMETER
@@ -207,6 +219,7 @@ _TEXTS = {
     "checkpoint_parameter": CHECKPOINT_PARAMETER,
     "architecture_parameters": ARCHITECTURE_PARAMETERS,
     "many_to_one_parameters": MANY_TO_ONE_PARAMETERS,
+    "auto_search_attribute": AUTO_SEARCH_ATTRIBUTE,
 }
 
 

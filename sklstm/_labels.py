@@ -14,6 +14,8 @@ from ._data import PAD_LABEL
 class _LabelsMixin:
     """Label encoding and class weights shared by the classifier and the tagger."""
 
+    _saved_fields = {"classes_": "classes_"}  # in saved files
+
     def _encode_labels(self, labels, classes=None):
         """Learn ``classes_`` from 1-D labels, or from ``classes`` on a first
         ``partial_fit``; keep them when training goes on; return codes."""

@@ -13,7 +13,8 @@ from skorch.helper import predefined_split
 from torch.optim.swa_utils import AveragedModel, get_swa_multi_avg_fn
 
 from ._compat import fit_context, Interval, StrOptions
-from ._base import _OPTIMIZERS, _PRECISIONS, _BaseSequenceEstimator
+from ._base import _OPTIMIZERS, _BaseSequenceEstimator
+from ._net import PRECISIONS as _PRECISIONS
 from ._fork import guard_forked_process
 from ._docs import fill_doc
 from ._data import PAD_LABEL, WindowIterator, batchify, pad_sequences
@@ -250,6 +251,7 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         "variable_bptt": ["boolean"],
     }
     _per_step = True
+    _saved_fields = {"vocabulary_": "vocabulary_", "tokens_": "tokens_"}  # in files
     _plateau_patience = 0
 
     def __init__(
@@ -363,20 +365,17 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
             return None
         return predefined_split(Dataset(*self._valid_cols))
 
-    def _net_layout(self):
+    def _net_layout(self, seed):
         """Consecutive windows of ``bptt`` steps, the state carried across."""
         return {
             "iterator_train": WindowIterator,
             "iterator_train__bptt": self.bptt,
             "iterator_train__variable": self.variable_bptt,
-            "iterator_train__random_state": np.random.RandomState(self._seed),
+            "iterator_train__random_state": np.random.RandomState(seed),
             "iterator_valid": WindowIterator,
             "iterator_valid__bptt": self.bptt,
             "stateful": True,
         }
-
-    def _learn_input_layout(self, X, lengths):
-        """Nothing to learn: token ids go straight to the embedding."""
 
     def _callbacks(self, n_epochs, n_batches, validation):
         callbacks = super()._callbacks(n_epochs, n_batches, validation)
@@ -489,27 +488,10 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         """Total log-likelihood of X's tokens and their count, streamed over
         windows of the column layout with carried state."""
         module = self._module()
-        ids = self.vocabulary_.transform(tokenize(X))
-        stream = _stream(ids)
+        stream = _stream(self.vocabulary_.transform(tokenize(X)))
         n_tokens = len(stream) - 1
         n_columns = max(1, min(self.batch_size, n_tokens // self.bptt))
-        length = -(-n_tokens // n_columns)
-        inputs = torch.zeros(n_columns * length, dtype=torch.long)
-        targets = torch.full((n_columns * length,), PAD_LABEL, dtype=torch.long)
-        inputs[:n_tokens], targets[:n_tokens] = stream[:-1], stream[1:]
-        inputs = inputs.reshape(n_columns, length).to(self._device())
-        targets = targets.reshape(n_columns, length).to(self._device())
-        total, state = 0.0, None
-        with torch.inference_mode():
-            for start in range(0, length, self.bptt):
-                window = slice(start, start + self.bptt)
-                logits, state = module(inputs[:, window], state=state, return_state=True)
-                total -= torch.nn.functional.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]),
-                    targets[:, window].reshape(-1),
-                    ignore_index=PAD_LABEL,
-                    reduction="sum",
-                ).item()
+        total = _stream_log_likelihood(module, stream, n_columns, self.bptt, self._device())
         return total, n_tokens
 
     def score(self, X, y=None):
@@ -615,17 +597,8 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         seed = check_random_state(random_state).randint(2**31 - 1)
         generator = torch.Generator().manual_seed(int(seed))
         context = torch.from_numpy(np.concatenate([[EOS_ID], ids]))[None]
-        out, generated, state = [], None, None
-        with torch.inference_mode():
-            for _ in range(n_words):
-                logits, state = module(
-                    context.to(self._device()), state=state, return_state=True
-                )
-                proba = torch.softmax(logits[0, -1].double().cpu() / temperature, dim=-1)
-                generated = torch.multinomial(proba, 1, generator=generator)
-                out.append(self.tokens_[int(generated)])
-                context = generated[None]
-        return " ".join([*words, *out])
+        generated = _sample(module, context, n_words, temperature, generator, self._device())
+        return " ".join([*words, *self.tokens_[generated]])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -634,6 +607,45 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         tags.input_tags.string = True
         tags.target_tags.required = False
         return tags
+
+
+def _stream_log_likelihood(module, stream, n_columns, bptt, device):
+    """Total log-likelihood of a token stream's next tokens under ``module``:
+    the stream laid out in ``n_columns`` columns, read in windows of
+    ``bptt`` steps with the state carried from one to the next."""
+    n_tokens = len(stream) - 1
+    length = -(-n_tokens // n_columns)
+    inputs = torch.zeros(n_columns * length, dtype=torch.long)
+    targets = torch.full((n_columns * length,), PAD_LABEL, dtype=torch.long)
+    inputs[:n_tokens], targets[:n_tokens] = stream[:-1], stream[1:]
+    inputs = inputs.reshape(n_columns, length).to(device)
+    targets = targets.reshape(n_columns, length).to(device)
+    total, state = 0.0, None
+    with torch.inference_mode():
+        for start in range(0, length, bptt):
+            window = slice(start, start + bptt)
+            logits, state = module(inputs[:, window], state=state, return_state=True)
+            total -= torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]),
+                targets[:, window].reshape(-1),
+                ignore_index=PAD_LABEL,
+                reduction="sum",
+            ).item()
+    return total
+
+
+def _sample(module, context, n_words, temperature, generator, device):
+    """Ids of ``n_words`` words sampled one after another from ``module``,
+    starting after ``context`` (token ids of shape ``(1, n)``)."""
+    out, state = [], None
+    with torch.inference_mode():
+        for _ in range(n_words):
+            logits, state = module(context.to(device), state=state, return_state=True)
+            proba = torch.softmax(logits[0, -1].double().cpu() / temperature, dim=-1)
+            generated = torch.multinomial(proba, 1, generator=generator)
+            out.append(int(generated))
+            context = generated[None]
+    return np.asarray(out, dtype=np.int64)
 
 
 class _ValidPerplexity(Callback):

@@ -9,6 +9,9 @@ from skorch.dataset import unpack_data
 from ._compat import set_training
 from .nn._tensors import map_state
 
+# compute dtype of the network's training forward pass for each ``precision``
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+
 # verbose=1 shows a progress bar only when an epoch runs longer than this
 _PROGRESS_BAR_DELAY_S = 2.0
 

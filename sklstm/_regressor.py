@@ -6,12 +6,13 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
 from ._compat import fit_context
-from ._base import _MANY_TO_ONE_CONSTRAINTS, _BaseSequenceEstimator
+from ._base import _BaseSequenceEstimator
+from ._numeric_input import MANY_TO_ONE_CONSTRAINTS, _NumericInputMixin
 from ._docs import fill_doc
 
 
 @fill_doc
-class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
+class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimator):
     """Recurrent network that predicts one value, or several, per sequence.
 
     The network is that of :class:`SequenceClassifier` (standardised input,
@@ -48,6 +49,7 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
     input_differences_ : int
         Orders of step differences appended to the input features
         (``input_differences``, resolved for ``"auto"``).
+    %(auto_search_attribute)s
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).
@@ -72,10 +74,14 @@ class SequenceRegressor(RegressorMixin, _BaseSequenceEstimator):
 
     _parameter_constraints = {
         **_BaseSequenceEstimator._parameter_constraints,
-        **_MANY_TO_ONE_CONSTRAINTS,
+        **MANY_TO_ONE_CONSTRAINTS,
         "normalize_y": ["boolean"],
     }
     _ensemble_combine = "mean"
+    # in saved files: how targets were scaled for training
+    _saved_fields = {
+        "target_1d": "_y_1d", "target_mean": "_y_mean", "target_scale": "_y_scale"
+    }
 
     def __init__(
         self,

@@ -3,7 +3,11 @@
 A file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file.
 Its tensors are the network's weights (and optionally the optimizer's
 state); its metadata holds one JSON document with the format version, the
-estimator's class and parameters and its fitted attributes. Reading it
+estimator's class and parameters and its fitted state as declared fields:
+each class names what it saves in ``_saved_fields`` (field -> attribute,
+merged over its bases), so that no attribute name is part of the format
+unless declared, and a private attribute can be renamed without breaking
+files. Reading it
 parses JSON and raw tensor bytes only: no pickle, no code from the file, and
 only the classes the caller lists (``classes``, name -> class) are
 constructed. :mod:`sklstm._persistence` (save and load) and
@@ -26,7 +30,8 @@ from ._random import preserved_rng_state
 from ._version import __version__
 
 FORMAT = "sklstm"
-FORMAT_VERSION = 1
+# 2: the fitted state as declared fields ("fitted"); 1: every attribute ("attrs")
+FORMAT_VERSION = 2
 
 # criteria and optimizers a file may name
 _CRITERIA = {cls.__name__: cls for cls in (torch.nn.CrossEntropyLoss, torch.nn.MSELoss)}
@@ -44,6 +49,15 @@ _ADDED_PARAMETERS = {
     "input_differences": (0, "input_differences_", 0),
     "difference_lag": (1, None, None),
 }
+
+
+def saved_fields(cls):
+    """The fields a file holds for an object of ``cls``: field name ->
+    attribute, as ``cls`` and its bases declare them in ``_saved_fields``."""
+    fields = {}
+    for klass in reversed(cls.__mro__):
+        fields.update(vars(klass).get("_saved_fields", {}))
+    return fields
 
 
 def _safetensors():
@@ -124,18 +138,16 @@ class Encoder:
         doc = {
             "__estimator__": type(est).__name__,
             "params": {k: self.value(v, f"{where}.{k}") for k, v in params.items()},
-            "attrs": {},
+            "fitted": {
+                field: self.value(getattr(est, attr), f"{where}.{attr}")
+                for field, attr in saved_fields(type(est)).items()
+                if hasattr(est, attr)
+            },
         }
-        for name, v in vars(est).items():
-            # parameters, the network (below), and class-level flags that an
-            # instance overrides only while it trains
-            if name in params or name == "net_" or hasattr(type(est), name):
-                continue
-            doc["attrs"][name] = self.value(v, f"{where}.{name}")
         net = getattr(est, "net_", None) if net is None else net
         if net is not None:
             doc["net"] = self.net(net, f"{where}.net_")
-            doc["attrs"]["n_iter_"] = len(net.history)
+            doc["fitted"]["n_iter_"] = len(net.history)
         return doc
 
     def net(self, net, where):
@@ -278,17 +290,30 @@ class Decoder:
             )
         est = cls(**params)
         validate_estimator_params(est)
-        for attr, v in doc["attrs"].items():
-            if not attr.isidentifier() or attr.startswith("__") or hasattr(cls, attr):
-                raise ValueError(f"{name} cannot have the attribute {attr!r}")
+        fitted = self.fitted(cls, doc)
+        for attr, v in fitted.items():
             setattr(est, attr, self.value(v))
-        if doc["attrs"]:  # fitted
+        if fitted:
             for _, _, attr, value in added:
                 if attr is not None:
                     setattr(est, attr, value)
         if "net" in doc:
             est.net_ = self.net(est, doc["net"])
         return est
+
+    @staticmethod
+    def fitted(cls, doc):
+        """The fitted state in ``doc``: attribute -> JSON value. Fields are
+        those that ``cls`` declares; files of format 1 kept every attribute
+        by its name, and the declared ones are read from them."""
+        fields = saved_fields(cls)
+        if "fitted" in doc:
+            unknown = sorted(set(doc["fitted"]) - set(fields))
+            if unknown:
+                raise ValueError(f"{cls.__name__} has no saved fields {unknown}")
+            return {fields[field]: v for field, v in doc["fitted"].items()}
+        declared = set(fields.values())
+        return {attr: v for attr, v in doc["attrs"].items() if attr in declared}
 
     def net(self, est, doc):
         if doc["criterion"] not in _CRITERIA:
@@ -299,6 +324,7 @@ class Decoder:
                 module_params,
                 _CRITERIA[doc["criterion"]],
                 self.value(doc["criterion_params"]),
+                seed=0,  # the file's shuffling state replaces the seed's
             )
         self.restore_net(net, doc)
         return net

@@ -8,7 +8,8 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import fit_context, Interval, StrOptions
-from ._base import _ARCHITECTURE_CONSTRAINTS, _BaseSequenceEstimator
+from ._base import _BaseSequenceEstimator
+from ._numeric_input import ARCHITECTURE_CONSTRAINTS, _NumericInputMixin
 from ._data import PAD_LABEL, WindowIterator, batchify
 from ._docs import fill_doc
 from ._labels import _LabelsMixin
@@ -47,7 +48,9 @@ def _per_step_labels(y, lengths, n_samples, n_steps):
 
 
 @fill_doc
-class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
+class SequenceTagger(
+    _NumericInputMixin, _LabelsMixin, ClassifierMixin, _BaseSequenceEstimator
+):
     """Recurrent network that labels every step of a sequence.
 
     The recurrent state at each step goes through a linear layer and a
@@ -90,6 +93,8 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
     input_differences_ : int
         Orders of step differences appended to the input features
         (``input_differences``).
+    auto_search_ : None
+        The tagger has no parameters chosen by an inner search.
     n_iter_ : int
         Number of epochs the network has been trained.
     history_ : pandas.DataFrame
@@ -114,7 +119,7 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
 
     _parameter_constraints = {
         **_BaseSequenceEstimator._parameter_constraints,
-        **_ARCHITECTURE_CONSTRAINTS,
+        **ARCHITECTURE_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "bptt": [Interval(Integral, 1, None, closed="left"), None],
     }
@@ -217,9 +222,9 @@ class SequenceTagger(_LabelsMixin, ClassifierMixin, _BaseSequenceEstimator):
         """
         return self._fit(X, y, sample_weight)
 
-    def _net_layout(self):
+    def _net_layout(self, seed):
         if self.bptt is None:
-            return super()._net_layout()
+            return super()._net_layout(seed)
         # consecutive windows of one stream, the state carried across
         return {
             "iterator_train": WindowIterator,

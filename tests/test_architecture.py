@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.model_selection import ParameterGrid
 
-import sklstm._base
+import sklstm._auto
+import sklstm._numeric_input
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
-from sklstm._base import _AUTO_MIN_STEPS
+from sklstm._auto import AUTO_MIN_STEPS as _AUTO_MIN_STEPS
 from sklstm.nn import (
     ConvBlock,
     Differences,
@@ -223,6 +226,25 @@ def test_invalid_dilations_say_what_is_expected(ragged, conv_dilations):
         SequenceClassifier(conv_dilations=conv_dilations, **FAST).fit(X, y)
 
 
+def _fake_search(monkeypatch, cv_scores):
+    """Replace the inner search by one whose candidates score
+    ``cv_scores(estimator, X, y, cv, params).mean()``: a stand-in that
+    names the fits the search would make."""
+
+    def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0):
+        params = list(ParameterGrid(grid))
+        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        means = np.array([
+            cv_scores(clone(estimator).set_params(**p), X, y, cv=cv, params=fit_params).mean()
+            for p in params
+        ])
+        best = params[int(np.argmax(means))]
+        return {"params": params, "mean_test_score": means,
+                "std_test_score": 0 * means, "best_params": best}
+
+    monkeypatch.setattr(sklstm._numeric_input, "inner_search", inner_search)
+
+
 def _long_series(n=36, n_steps=120, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(n, n_steps, 1))
@@ -232,8 +254,6 @@ def _long_series(n=36, n_steps=120, seed=0):
 
 
 def test_auto_dilations_keep_the_better_of_plain_and_multiscale(monkeypatch):
-    import sklstm._base as base
-
     X, y = _long_series()
     fast = dict(num_hidden=4, max_epochs=3, random_state=0)
     # the choice follows the cross-validated scores; a tie keeps the plain one
@@ -249,7 +269,7 @@ def test_auto_dilations_keep_the_better_of_plain_and_multiscale(monkeypatch):
 
     multiscale = (1, 2, 4, 8, 16)  # a kernel of 7 spread by 16 spans 97 steps
     for better, chosen in [("plain", (1,)), ("multiscale", multiscale)]:
-        monkeypatch.setattr(base, "cross_val_score", scores(better))
+        _fake_search(monkeypatch, scores(better))
         clf = SequenceClassifier(**fast).fit(X, y)
         assert clf.conv_dilations == "auto" and clf.conv_dilations_ == chosen
         first = clf.net_.module_.networks[0].frontend.blocks[0].conv
@@ -262,17 +282,17 @@ def test_auto_dilations_keep_the_better_of_plain_and_multiscale(monkeypatch):
     sample_weight = np.where(y == 1, 2.0, 1.0)
     SequenceClassifier(**fast).fit(X, y, sample_weight=sample_weight)
     np.testing.assert_array_equal(weights[-1], sample_weight)
-    monkeypatch.setattr(base, "cross_val_score", lambda *a, **k: np.array([0.5]))
+    _fake_search(monkeypatch, lambda *a, **k: np.array([0.5]))
     assert SequenceClassifier(**fast).fit(X, y).conv_dilations_ == (1,)
 
     # no search: without a front-end, over the size limit, in partial_fit
     def no_search(*args, **kwargs):
         raise AssertionError("searched")
 
-    monkeypatch.setattr(base, "cross_val_score", no_search)
+    _fake_search(monkeypatch, no_search)
     assert SequenceClassifier(**fast).fit(X[:, :40], y).conv_dilations_ == (1,)
     assert SequenceClassifier(**fast).partial_fit(X, y, classes=[0, 1]).conv_dilations_ == (1,)
-    monkeypatch.setattr(base, "_AUTO_SEARCH_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
+    monkeypatch.setattr(sklstm._auto, "SEARCH_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
     assert SequenceClassifier(**fast).fit(X, y).conv_dilations_ == (1,)
 
 
@@ -356,8 +376,6 @@ def test_input_differences_are_standardised_with_their_own_statistics(ragged):
 
 
 def test_auto_differences_keep_the_best_cross_validated_combination(monkeypatch):
-    import sklstm._base as base
-
     X, y = _long_series()
     fast = dict(num_hidden=4, max_epochs=3, random_state=0)
     multiscale = (1, 2, 4, 8, 16)
@@ -374,7 +392,7 @@ def test_auto_differences_keep_the_best_cross_validated_combination(monkeypatch)
     grid = [((1,), 0), ((1,), 1), (multiscale, 0), (multiscale, 1)]
     for best in grid:
         calls.clear()
-        monkeypatch.setattr(base, "cross_val_score", scores(best))
+        _fake_search(monkeypatch, scores(best))
         clf = SequenceClassifier(**fast, input_differences="auto").fit(X, y)
         assert (clf.conv_dilations_, clf.input_differences_) == best
         assert [c[:2] for c in calls] == grid and {c[2:] for c in calls} == {(1, 3)}
@@ -385,17 +403,17 @@ def test_auto_differences_keep_the_best_cross_validated_combination(monkeypatch)
         ] * len(best[0])
         assert network.inputs.scaler.mean.shape == (1 + best[1],)
     # a tie keeps the simplest
-    monkeypatch.setattr(base, "cross_val_score", lambda *a, **k: np.array([0.5]))
+    _fake_search(monkeypatch, lambda *a, **k: np.array([0.5]))
     clf = SequenceClassifier(**fast, input_differences="auto").fit(X, y)
     assert (clf.conv_dilations_, clf.input_differences_) == ((1,), 0)
     # without a front-end, or with fixed dilations, only the differences
     calls.clear()
-    monkeypatch.setattr(base, "cross_val_score", scores(((1,), 1)))
+    _fake_search(monkeypatch, scores(((1,), 1)))
     clf = SequenceClassifier(**fast, input_differences="auto").fit(X[:, :40], y)
     assert clf.n_conv_layers_ == 0 and clf.input_differences_ == 1
     assert [c[:2] for c in calls] == [((1,), 0), ((1,), 1)]
     calls.clear()
-    monkeypatch.setattr(base, "cross_val_score", scores(((2,), 1)))
+    _fake_search(monkeypatch, scores(((2,), 1)))
     clf = SequenceClassifier(**fast, conv_dilations=[2], input_differences="auto").fit(X, y)
     assert [c[:2] for c in calls] == [((2,), 0), ((2,), 1)]
     assert clf.conv_dilations_ == (2,) and clf.input_differences_ == 1
@@ -404,10 +422,10 @@ def test_auto_differences_keep_the_best_cross_validated_combination(monkeypatch)
     def no_search(*args, **kwargs):
         raise AssertionError("searched")
 
-    monkeypatch.setattr(base, "cross_val_score", no_search)
+    _fake_search(monkeypatch, no_search)
     clf = SequenceClassifier(**fast, input_differences="auto")
     assert clf.partial_fit(X, y, classes=[0, 1]).input_differences_ == 0
-    monkeypatch.setattr(base, "_AUTO_SEARCH_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
+    monkeypatch.setattr(sklstm._auto, "SEARCH_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
     assert clf.fit(X, y).input_differences_ == 0
 
 
@@ -584,8 +602,8 @@ def test_auto_epochs_give_enough_gradient_steps(n_samples, batch_size):
 
 def test_auto_epochs_in_fit(monkeypatch):
     # the rule at a smaller minimum, to keep the test short
-    monkeypatch.setattr(sklstm._base, "_AUTO_MIN_STEPS", _AUTO_MIN_STEPS // 5)
-    monkeypatch.setattr(sklstm._base, "_AUTO_EPOCHS", 10)
+    monkeypatch.setattr(sklstm._auto, "AUTO_MIN_STEPS", _AUTO_MIN_STEPS // 5)
+    monkeypatch.setattr(sklstm._auto, "AUTO_EPOCHS", 10)
     X = np.random.RandomState(0).normal(size=(36, 5))
     clf = SequenceClassifier(max_epochs="auto", num_hidden=4, batch_size=64, n_networks=1)
     assert clf.fit(X, [0, 1] * 18).n_iter_ == _AUTO_MIN_STEPS // 5  # one batch an epoch

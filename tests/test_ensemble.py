@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
-from sklstm._base import (
-    _AUTO_ENSEMBLE_MAX_SAMPLES,
-    _AUTO_ENSEMBLE_MAX_STEPS,
-    _AUTO_ENSEMBLE_SIZE,
+from sklstm._auto import (
+    ENSEMBLE_MAX_SAMPLES as _AUTO_ENSEMBLE_MAX_SAMPLES,
+    ENSEMBLE_MAX_STEPS as _AUTO_ENSEMBLE_MAX_STEPS,
+    ENSEMBLE_SIZE as _AUTO_ENSEMBLE_SIZE,
 )
 from sklstm._data import pad_sequences
 from sklstm.nn import NetworkEnsemble, RecurrentNetwork

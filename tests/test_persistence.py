@@ -18,6 +18,7 @@ from sklstm import (
     SequenceRegressor,
     SequenceTagger,
 )
+from sklstm._serialization import saved_fields
 from sklstm.preprocessing import SequenceScaler, Vocabulary
 
 pytest.importorskip("safetensors", reason="sklstm.save needs safetensors")
@@ -194,6 +195,33 @@ def test_model_saved_on_a_gpu_loads_on_the_cpu(tmp_path):
         sklstm.load(path, device="nope")
 
 
+def test_files_hold_declared_fields_only(tmp_path):
+    """No private attribute name is part of the format: the fitted state is
+    saved as the fields each class declares."""
+    reg = SequenceRegressor(**SMALL).fit(X3, X3[:, 0, 0])
+    path = tmp_path / "reg.safetensors"
+    sklstm.save(reg, path)
+    doc, tensors = _read_raw(path)
+    fitted = doc["estimator"]["fitted"]
+    assert "attrs" not in doc["estimator"] and doc["format_version"] == 2
+    assert not [field for field in fitted if field.startswith("_")]
+    assert {"target_mean", "target_scale", "n_step_features", "n_iter_"} <= set(fitted)
+    # what is only needed while fitting is not saved
+    assert not {"_seed", "_input_stats"} & set(fitted)
+    loaded = sklstm.load(path)
+    assert _same(loaded.predict(X3), reg.predict(X3))
+    # a file of format 1 held every attribute by its name: the declared ones
+    # are read, any other (private names included) is left out
+    doc["format_version"] = 1
+    fields = saved_fields(SequenceRegressor)
+    attrs = {fields[field]: v for field, v in doc["estimator"].pop("fitted").items()}
+    doc["estimator"]["attrs"] = {**attrs, "_seed": 3, "__class__": "x"}
+    _write_raw(path, doc, tensors)
+    old = sklstm.load(path)
+    assert not hasattr(old, "_seed") and old._n_step_features == 2
+    assert _same(old.predict(X3), reg.predict(X3))
+
+
 def test_files_from_before_conv_pooling_load_as_they_were(tmp_path):
     clf = SequenceClassifier(**SMALL, conv_layers=1, conv_pooling=None).fit(X3, LABELS)
     path = tmp_path / "old.safetensors"
@@ -217,7 +245,7 @@ def test_files_from_before_conv_dilations_load_as_they_were(tmp_path):
     sklstm.save(clf, path)
     doc, tensors = _read_raw(path)
     del doc["estimator"]["params"]["conv_dilations"]
-    del doc["estimator"]["attrs"]["conv_dilations_"]
+    del doc["estimator"]["fitted"]["conv_dilations_"]
     del doc["estimator"]["net"]["module_params"]["__dict__"]["conv_dilations"]
     _write_raw(path, doc, tensors)
     loaded = sklstm.load(path)
@@ -242,7 +270,7 @@ def test_files_from_before_input_differences_load_as_they_were(tmp_path):
     for name in ["input_differences", "difference_lag"]:
         del doc["estimator"]["params"][name]
         del doc["estimator"]["net"]["module_params"]["__dict__"][name]
-    del doc["estimator"]["attrs"]["input_differences_"]
+    del doc["estimator"]["fitted"]["input_differences_"]
     _write_raw(path, doc, tensors)
     loaded = sklstm.load(path)
     assert loaded.input_differences == 0 and loaded.input_differences_ == 0
@@ -360,13 +388,13 @@ def test_an_archive_smuggling_a_pickle_is_refused(tmp_path, saved):
     [
         (lambda d: d["estimator"].update(__estimator__="Pipeline"), "not one of sklstm"),
         (
-            lambda d: d["estimator"]["attrs"].update(
+            lambda d: d["estimator"]["fitted"].update(
                 classes_={"__estimator__": "builtins.eval"}
             ),
             "not one of sklstm",
         ),
         (
-            lambda d: d["estimator"]["attrs"].update(x={"__callable__": "os.system"}),
+            lambda d: d["estimator"]["fitted"].update(classes_={"__callable__": "os.system"}),
             "unknown tag",
         ),
         (lambda d: d.update(format_version=99), "newer than this sklstm reads"),
@@ -379,9 +407,9 @@ def test_an_archive_smuggling_a_pickle_is_refused(tmp_path, saved):
             ),
             "unknown optimizer",
         ),
-        (lambda d: d["estimator"]["attrs"].update(fit="x"), "cannot have the attribute"),
+        (lambda d: d["estimator"]["fitted"].update(fit="x"), "has no saved fields"),
         (
-            lambda d: d["estimator"]["attrs"].update(
+            lambda d: d["estimator"]["fitted"].update(
                 classes_={"__ndarray__": [], "dtype": "|V8", "shape": [0]}
             ),
             "not allowed",

@@ -74,6 +74,15 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {"per_sequence": ["boolean"]}
+    # the fitted state in sklstm.save's files: field -> attribute
+    _saved_fields = {
+        "mean_": "mean_",
+        "scale_": "scale_",
+        "n_features_in_": "n_features_in_",
+        "feature_names_in_": "feature_names_in_",
+        "n_step_features": "_n_step_features",
+        "tabular_2d": "_tabular",
+    }
 
     # 2-D input: columns are time steps (as for the classifier and regressor)
     _tabular_2d = True

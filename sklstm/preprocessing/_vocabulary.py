@@ -109,6 +109,9 @@ class Vocabulary(TransformerMixin, BaseEstimator):
     [['the', '<unk>', 'sat', '<eos>']]
     """
 
+    # the fitted state in sklstm.save's files: field -> attribute
+    _saved_fields = {"tokens_": "tokens_", "vocabulary_": "vocabulary_"}
+
     _parameter_constraints = {
         "min_frequency": [Interval(Integral, 1, None, closed="left")],
         "max_tokens": [Interval(Integral, 2, None, closed="left"), None],

@@ -1,0 +1,262 @@
+"""What the estimators that read sequences of numbers (or texts, through
+a vocabulary) share: input validation, standardisation and the
+data-dependent architecture with its ``"auto"`` parameters."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import clone
+
+from . import _auto
+from ._compat import check_sample_weight, Interval, StrOptions
+from ._data import check_sequences, feature_stats, pad_sequences
+from ._net import PRECISIONS
+from ._search import inner_search, search_folds
+from .nn import Differences
+from .nn._readout import CONV_POOLINGS, POOLINGS
+from .preprocessing._vocabulary import Vocabulary, is_text
+
+# without standardisation, inputs larger than this draw a warning
+_LARGE_INPUT = 1e4
+
+# architecture parameters of the numeric estimators (classifier, regressor, tagger)
+ARCHITECTURE_CONSTRAINTS = {
+    "max_epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "standardize": ["boolean"],
+    "precision": [StrOptions(set(PRECISIONS))],
+    "conv_layers": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+    "conv_channels": [Interval(Integral, 1, None, closed="left")],
+    "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
+    "conv_dilations": [StrOptions({"multiscale"}), "array-like"],
+    "input_differences": [Interval(Integral, 0, None, closed="left")],
+    "difference_lag": [Interval(Integral, 1, None, closed="left")],
+    "locked_dropout": ["boolean"],
+    "weight_dropout": [Interval(Real, 0, 1, closed="left")],
+}
+# ... and of those that predict one output per sequence
+MANY_TO_ONE_CONSTRAINTS = {
+    **ARCHITECTURE_CONSTRAINTS,
+    "conv_stride": [Interval(Integral, 1, None, closed="left")],
+    "pooling": [StrOptions(set(POOLINGS))],
+    "conv_pooling": [StrOptions(set(CONV_POOLINGS)), None],
+    "conv_dilations": [StrOptions({"auto", "multiscale"}), "array-like"],
+    "input_differences": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+    "n_networks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+}
+
+
+class _NumericInputMixin:
+    """Input handling and data-dependent architecture of the classifier,
+    regressor and tagger; not for direct use.
+
+    Placed left of :class:`~sklstm._base._BaseSequenceEstimator`, it
+    provides the base's ``_prepare_network`` and ``_module_params``.
+    Class attributes ``_per_step``, ``_tabular_2d`` and ``_ensemble_combine``
+    adapt it.
+    """
+
+    # the fitted state saved in files: field -> attribute
+    _saved_fields = {
+        "n_features_in_": "n_features_in_",
+        "feature_names_in_": "feature_names_in_",
+        "vocabulary_": "vocabulary_",
+        "n_step_features": "_n_step_features",
+        "tabular_2d": "_tabular",
+        "n_conv_layers_": "n_conv_layers_",
+        "conv_dilations_": "conv_dilations_",
+        "input_differences_": "input_differences_",
+        "n_networks_": "n_networks_",
+        "auto_search_": "auto_search_",
+    }
+
+    # how an ensemble (n_networks) combines its networks' outputs; None for
+    # estimators without the parameter
+    _ensemble_combine = None
+    _tabular_2d = True  # 2-D X: columns are a fixed number of steps
+
+    # -- data -------------------------------------------------------------------
+    def _check_X(self, X, *, reset):
+        """Validate X; return ``(tensor, lengths tensor or None)``.
+
+        Numeric sequences give a float tensor ``(n, T, n_features)``; text
+        (strings or token lists) gives token ids ``(n, T)`` from the
+        vocabulary learned at fit time, and always its lengths.
+        """
+        if reset and self._continues():
+            # the network exists: keep its vocabulary and input layout
+            reset = False
+        text = is_text(X)
+        if reset:
+            for attr in ("vocabulary_", "n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(attr, None)
+            if text:
+                self.vocabulary_ = Vocabulary(add_eos=False).fit(X)
+                self._n_step_features = None
+        elif text != hasattr(self, "vocabulary_"):
+            fitted_on = "text" if hasattr(self, "vocabulary_") else "numeric sequences"
+            raise ValueError(
+                f"{type(self).__name__} was fitted on {fitted_on}, but X holds "
+                f"{'text' if text else 'numeric sequences'}; pass the same kind "
+                "of input as at fit time."
+            )
+        if text:
+            ids = self.vocabulary_.transform(X)
+            if min(len(i) for i in ids) == 0:
+                empty = next(k for k, i in enumerate(ids) if len(i) == 0)
+                raise ValueError(
+                    f"Text {empty} of X has no tokens; every text needs at least one."
+                )
+            padded, lengths = pad_sequences(ids, np.int64)
+            return torch.from_numpy(padded), torch.from_numpy(lengths)
+        X, lengths = check_sequences(self, X, reset=reset)
+        X = torch.from_numpy(X)
+        return X, None if lengths is None else torch.from_numpy(lengths)
+
+    def _require_y(self, y, what):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                f"is None. Pass {what}."
+            )
+
+    def _check_sample_weight(self, sample_weight, X):
+        """Validate sample weights; None when they are all equal (a weighted
+        mean with uniform weights is the plain mean)."""
+        if sample_weight is None:
+            return None
+        sample_weight = check_sample_weight(
+            sample_weight, X, dtype=np.float32, ensure_non_negative=True
+        )
+        if not sample_weight.any():  # scikit-learn checks it from 1.7 on
+            raise ValueError(
+                "sample_weight holds only zeros: at least one non-zero weight is "
+                "needed for a loss to train on."
+            )
+        if np.all(sample_weight == sample_weight[0]):
+            return None
+        return torch.from_numpy(sample_weight)
+
+    # -- the network's shape ------------------------------------------------------
+    def _prepare_network(self, X, lengths, y, sample_weight):
+        """Learn what a new network's shape depends on in the data: the
+        input statistics (``standardize``) and every ``"auto"`` parameter,
+        the searched ones (``conv_dilations``, ``input_differences``) by
+        :func:`~sklstm._search.inner_search`, its results kept as
+        ``auto_search_`` (None when no search ran)."""
+        text = hasattr(self, "vocabulary_")
+        n_steps = X.shape[1] * len(X) if lengths is None else int(lengths.sum())
+        typical = _auto.typical_length(
+            X.shape[1], None if lengths is None else lengths.cpu().numpy()
+        )
+        differences = self.input_differences
+        # token ids have no differences, as they have no scale
+        self.input_differences_ = 0 if text or _auto.is_auto(differences) else int(differences)
+        self.n_conv_layers_ = _auto.n_conv_layers(
+            self.conv_layers, typical, self.conv_kernel_size, self._conv_stride(), text
+        )
+        self.conv_dilations_ = _auto.first_block_dilations(
+            self.conv_dilations, typical, self.conv_kernel_size, self.conv_channels
+        )
+        if self._ensemble_combine is not None:
+            self.n_networks_ = _auto.n_networks(
+                self.n_networks, len(X), n_steps, self._partial_call
+            )
+        grid = _auto.search_grid(
+            getattr(self, "conv_dilations", None),
+            getattr(self, "input_differences", None),
+            self.n_conv_layers_,
+            _auto.multiscale_dilations(typical, self.conv_kernel_size, self.conv_channels),
+            text,
+        )
+        self.auto_search_ = None
+        if _auto.search_runs(grid, len(X), n_steps, self._partial_call):
+            self.auto_search_ = self._search(grid, X, lengths, y, sample_weight)
+            for name, value in self.auto_search_["best_params"].items():
+                setattr(self, f"{name}_", value)
+        self._input_stats = None
+        if not text:
+            self._check_scale(X, lengths)
+
+    def _search(self, grid, X, lengths, y, sample_weight):
+        """The inner search: single networks that leave no trace (no
+        checkpoints, callbacks or printing), with the parameters not searched
+        fixed at their learned values, cross-validated on the training data
+        as the estimator takes it."""
+        X_seq = X.cpu().numpy()
+        if lengths is not None:
+            X_seq = [x[:n] for x, n in zip(X_seq, lengths.tolist())]
+        y = y.cpu().numpy()
+        single = clone(self).set_params(
+            conv_dilations=self.conv_dilations_, input_differences=self.input_differences_,
+            n_networks=1, callbacks=None, verbose=0, checkpoint_dir=None,
+            warm_start=False, accelerator=None,
+        )
+        return inner_search(
+            single, grid, X_seq, y, cv=search_folds(self, y, self._seed),
+            sample_weight=None if sample_weight is None else sample_weight.numpy(),
+            verbose=self.verbose,
+        )
+
+    def _check_scale(self, X, lengths):
+        """``standardize``'s statistics (of each feature and, with
+        ``input_differences_``, of its differences, over the real steps), or
+        a warning for large inputs left unscaled."""
+        if self.standardize:
+            if self.input_differences_:
+                X = Differences(self.input_differences_, self.difference_lag)(X)
+            self._input_stats = feature_stats(X, lengths)
+            return
+        largest = float(X.abs().max())
+        if largest > _LARGE_INPUT:
+            warnings.warn(
+                f"X holds values as large as {largest:.3g} and "
+                "standardize=False: recurrent cells saturate on large "
+                "inputs and may learn nothing. Set standardize=True, or "
+                "scale X with sklstm.preprocessing.SequenceScaler.",
+                UserWarning,
+            )
+
+    def _conv_stride(self):
+        """The front-end's stride: 1 where every step needs its own output."""
+        return 1 if self._per_step else self.conv_stride
+
+    def _module_params(self, n_outputs):
+        text = hasattr(self, "vocabulary_")
+        mean, scale = self._input_stats or (None, None)
+        return {
+            "n_features": self._n_step_features,
+            "vocab_size": len(self.vocabulary_.tokens_) if text else None,
+            "embedding_dim": self.embedding_dim,
+            "n_outputs": n_outputs,
+            "cell": self.cell,
+            "num_hidden": self.num_hidden,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+            "per_step": self._per_step,
+            "input_differences": self.input_differences_,
+            "difference_lag": self.difference_lag,
+            "input_mean": mean,
+            "input_scale": scale,
+            "conv_layers": self.n_conv_layers_,
+            "conv_channels": self.conv_channels,
+            "conv_kernel_size": self.conv_kernel_size,
+            "conv_stride": self._conv_stride(),
+            # per-step estimators (the tagger) have no pooling
+            "pooling": "last" if self._per_step else self.pooling,
+            "conv_pooling": None if self._per_step else self.conv_pooling,
+            "conv_dilations": self.conv_dilations_,
+            "locked_dropout": self.locked_dropout,
+            "weight_dropout": self.weight_dropout,
+            **self._ensemble_params(),
+        }
+
+    def _ensemble_params(self):
+        """Module parameters that make a :class:`NetworkEnsemble`; none for
+        one network (a plain :class:`RecurrentNetwork`)."""
+        n_networks = getattr(self, "n_networks_", 1)
+        if n_networks == 1:
+            return {}
+        return {"n_networks": n_networks, "combine": self._ensemble_combine}

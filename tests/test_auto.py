@@ -1,0 +1,123 @@
+"""The "auto" rules (pure functions, no fit) and the inner search that
+resolves the searched ones, visible on the fitted estimator."""
+
+import numpy as np
+import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.model_selection import KFold
+
+from sklstm import SequenceClassifier, SequenceRegressor
+from sklstm import _auto
+from sklstm._search import inner_search
+
+
+def test_epochs_give_enough_gradient_steps():
+    assert _auto.n_epochs(12, 1) == 12
+    for n_batches in (1, 3, 6, 7, 100, 10_000):
+        epochs = _auto.n_epochs("auto", n_batches)
+        assert epochs >= _auto.AUTO_EPOCHS
+        assert epochs * n_batches >= _auto.AUTO_MIN_STEPS
+        assert epochs == _auto.AUTO_EPOCHS or (epochs - 1) * n_batches < _auto.AUTO_MIN_STEPS
+
+
+@pytest.mark.parametrize(
+    "typical, stride, text, expected",
+    [(64, 2, False, 0), (65, 2, False, 1), (128, 2, False, 1), (129, 2, False, 2),
+     (1000, 2, False, 4), (1000, 1, False, 0), (1000, 2, True, 0)],
+)
+def test_conv_layers_shorten_the_typical_sequence_to_the_target(typical, stride, text, expected):
+    assert _auto.n_conv_layers("auto", typical, 7, stride, text) == expected
+    assert _auto.n_conv_layers(3, typical, 7, stride, text) == 3
+
+
+def test_typical_length_is_the_median():
+    assert _auto.typical_length(50) == 50
+    assert _auto.typical_length(100, np.array([3, 4, 100])) == 4
+    assert _auto.typical_length(100, np.array([3, 4])) == 4  # 3.5, rounded up
+
+
+def test_multiscale_dilations_span_the_typical_sequence():
+    # a kernel of 7 dilated by d spans 6 d + 1 steps
+    assert _auto.multiscale_dilations(12, 7, 64) == (1,)
+    assert _auto.multiscale_dilations(13, 7, 64) == (1, 2)
+    assert _auto.multiscale_dilations(10_000, 7, 64) == tuple(2**i for i in range(11))
+    assert _auto.multiscale_dilations(10_000, 7, 3) == (1, 2, 4)  # one per channel
+
+
+def test_first_block_dilations_are_checked():
+    assert _auto.first_block_dilations("auto", 100, 7, 64) == (1,)
+    assert _auto.first_block_dilations([1, 3], 100, 7, 64) == (1, 3)
+    for bad in ([0], [1.5], [[1]], [], list(range(1, 66))):
+        with pytest.raises(ValueError, match="conv_dilations must be"):
+            _auto.first_block_dilations(bad, 100, 7, 64)
+
+
+def test_ensemble_size():
+    limit = _auto.ENSEMBLE_MAX_SAMPLES
+    assert _auto.n_networks("auto", limit, _auto.ENSEMBLE_MAX_STEPS) == _auto.ENSEMBLE_SIZE
+    assert _auto.n_networks("auto", limit + 1, 10) == 1
+    assert _auto.n_networks("auto", 10, _auto.ENSEMBLE_MAX_STEPS + 1) == 1
+    assert _auto.n_networks("auto", 10, 10, partial=True) == 1
+    assert _auto.n_networks(3, 10**6, 10**9) == 3
+
+
+def test_search_grid_and_when_it_runs():
+    grid = _auto.search_grid("auto", "auto", 2, (1, 2), text=False)
+    assert grid == {"conv_dilations": [(1,), (1, 2)], "input_differences": [0, 1]}
+    assert _auto.search_grid("auto", "auto", 2, (1, 2), text=True) == {
+        "conv_dilations": [(1,), (1, 2)]
+    }
+    # nothing to choose: no front-end, or one dilation only, or fixed values
+    assert _auto.search_grid("auto", 1, 0, (1, 2), text=False) == {}
+    assert _auto.search_grid("auto", 1, 2, (1,), text=False) == {}
+    assert _auto.search_grid((1, 2), 0, 2, (1, 2), text=False) == {}
+    small = 2 * _auto.SEARCH_FOLDS
+    assert _auto.search_runs(grid, small, _auto.SEARCH_MAX_STEPS)
+    assert not _auto.search_runs(grid, small - 1, 100)
+    assert not _auto.search_runs(grid, small, _auto.SEARCH_MAX_STEPS + 1)
+    assert not _auto.search_runs(grid, small, 100, partial=True)
+    assert not _auto.search_runs({}, small, 100)
+
+
+def test_inner_search_keeps_the_first_of_equal_scores(capsys):
+    X, y = np.zeros((12, 1)), np.arange(12) % 2
+    cv = KFold(3)
+    # every strategy scores alike on balanced classes: the first is kept
+    tie = inner_search(
+        DummyClassifier(), {"strategy": ["most_frequent", "prior"]}, X, y, cv=cv
+    )
+    assert tie["best_params"] == {"strategy": "most_frequent"}
+    assert tie["params"] == [{"strategy": "most_frequent"}, {"strategy": "prior"}]
+    # a better candidate wins wherever it is; verbose prints the scores
+    y = np.array([1, 1, 0] * 4)
+    best = inner_search(
+        DummyClassifier(),
+        {"strategy": ["constant"], "constant": [0, 1]},
+        X, y, cv=KFold(3), verbose=1,
+    )
+    assert best["best_params"] == {"constant": 1, "strategy": "constant"}
+    np.testing.assert_allclose(best["mean_test_score"], [1 / 3, 2 / 3])
+    out = capsys.readouterr().out
+    assert "inner search, 3 folds" in out
+    assert "constant=1, strategy='constant': score 0.6667" in out
+    assert "chosen: constant=1, strategy='constant'" in out
+
+
+def test_the_inner_search_is_visible_on_the_fitted_estimator(capsys):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(24, 30, 1))
+    y = np.arange(24) % 2
+    X[y == 1, 5:10] += 1
+    clf = SequenceClassifier(
+        num_hidden=4, max_epochs=2, input_differences="auto", n_networks=1,
+        random_state=0, verbose=1,
+    ).fit(X, y)
+    search = clf.auto_search_
+    assert search["params"] == [{"input_differences": 0}, {"input_differences": 1}]
+    assert search["mean_test_score"].shape == search["std_test_score"].shape == (2,)
+    assert clf.input_differences_ == search["best_params"]["input_differences"]
+    assert search["best_params"] == search["params"][int(np.argmax(search["mean_test_score"]))]
+    assert "[SequenceClassifier] inner search" in capsys.readouterr().out
+    # no search, nothing recorded: a fixed value, or too much data
+    fixed = SequenceRegressor(num_hidden=4, max_epochs=1, random_state=0).fit(X, y * 1.0)
+    assert fixed.auto_search_ is None
