@@ -28,3 +28,87 @@ def test_bad_parameters():
         make_bit_counting(n_bits=4, n_samples=17)
     with pytest.raises(ValueError, match="n_bits"):
         make_bit_counting(n_bits=0)
+
+
+# -- the synthetic stress sets ------------------------------------------------
+
+from sklstm.datasets import (  # noqa: E402
+    make_bump_position,
+    make_few_shot,
+    make_hidden_pattern,
+    make_informative_channel,
+    make_ragged_lengths,
+)
+
+
+def _nearest_neighbour_accuracy(X, y):
+    """Leave-one-out 1-NN accuracy (Euclidean) on equal-length series."""
+    d = ((X[:, None] - X[None]) ** 2).sum(axis=tuple(range(2, X.ndim + 1)))
+    np.fill_diagonal(d, np.inf)
+    return float((y[d.argmin(axis=1)] == y).mean())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [make_few_shot, make_ragged_lengths, make_bump_position, make_hidden_pattern,
+     make_informative_channel],
+)
+def test_stress_sets_are_reproducible(make):
+    first, second = make(random_state=3), make(random_state=3)
+    other = make(random_state=4)
+    for a, b in zip(first, second):
+        if isinstance(a, list):
+            assert all(np.array_equal(u, v) for u, v in zip(a, b))
+        else:
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(np.asarray(first[1]), np.asarray(other[1])) or not (
+        np.array_equal(np.asarray(first[0][0]), np.asarray(other[0][0]))
+    )
+
+
+def test_few_shot_has_few_series_per_class_and_a_learnable_class():
+    X, y = make_few_shot(n_classes=20, n_per_class=3, n_steps=200, random_state=0)
+    assert X.shape == (60, 200)
+    np.testing.assert_array_equal(np.bincount(y), np.full(20, 3))
+    # the class is in the series (chance is 0.05), but warped: a plain
+    # Euclidean nearest neighbour finds it for about half of them
+    assert _nearest_neighbour_accuracy(X, y) > 0.4
+
+
+def test_ragged_lengths_vary_tenfold():
+    X, y = make_ragged_lengths(n_samples=300, min_length=30, max_length=300, random_state=0)
+    lengths = np.array([len(x) for x in X])
+    assert lengths.min() >= 30 and lengths.max() <= 300
+    assert lengths.max() / lengths.min() > 7
+    assert len(y) == 300 and set(y) == set(range(5))
+    with pytest.raises(ValueError, match="min_length=50 is above max_length=40"):
+        make_ragged_lengths(min_length=50, max_length=40)
+
+
+def test_bump_position_is_where_the_maximum_is():
+    X, y = make_bump_position(n_samples=200, n_steps=100, noise=0.0, random_state=0)
+    assert X.shape == (200, 100) and 0.1 <= y.min() and y.max() <= 0.9
+    np.testing.assert_allclose(X.argmax(axis=1), y * 100, atol=1)
+    # pooled over time, the series say nothing about the target
+    for pooled in (X.mean(axis=1), X.max(axis=1)):
+        assert abs(np.corrcoef(pooled, y)[0, 1]) < 0.2
+
+
+def test_hidden_pattern_is_short_and_anywhere():
+    X, y = make_hidden_pattern(n_samples=300, n_steps=500, pattern_length=20,
+                               noise=0.0, random_state=0)
+    # without noise, the pattern is the only non-zero stretch
+    nonzero = np.abs(X) > 0
+    assert (nonzero.sum(axis=1) <= 20).all()
+    starts = nonzero.argmax(axis=1)
+    assert starts.min() < 50 and starts.max() > 400
+    with pytest.raises(ValueError, match="longer than n_steps"):
+        make_hidden_pattern(n_steps=10, pattern_length=20)
+
+
+def test_one_channel_informs():
+    X, y, channel = make_informative_channel(n_samples=150, n_channels=10, random_state=0)
+    assert X.shape == (150, 100, 10)
+    alone = _nearest_neighbour_accuracy(X[:, :, channel], y)
+    others = _nearest_neighbour_accuracy(np.delete(X, channel, axis=2), y)
+    assert alone > 0.9 and others < 0.6

@@ -1,0 +1,228 @@
+"""Choosing defaults that generalise: leave-one-dataset-out over a pool of sets.
+
+The pool is every classification and regression set that aeon bundles (no
+download) plus synthetic stress sets from :mod:`sklstm.datasets`, each made to
+probe one failure mode. Run alone (no other torch process on the machine)::
+
+    .venv/bin/python benchmarks/bench_selection.py \\
+        --candidates '{"defaults": {}, "no search": {"conv_dilations": [1]}}'
+
+1. **Selection scores.** Each candidate setting (sklstm parameters, as JSON)
+   is cross-validated on the *training* split of every set of the pool
+   (``--cv`` folds; no test data is read).
+2. **Leave one data set out.** For each set, the candidate with the best
+   mean rank over the *other* sets is chosen, and its score on the left-out
+   set is reported: how a setting chosen this way does on a set that took no
+   part in choosing it. A protocol that picks a different candidate for
+   every left-out set is fitting noise.
+3. With ``--test``: the candidate chosen on the whole pool, fitted on each
+   standard training split and scored on the test split, beside 1NN-DTW and
+   MiniRocket (RocketRegressor for regression), with each set's ranks and the
+   average ranks (``--cd-plot FILE`` draws aeon's critical-difference
+   diagram of them).
+
+The fit time of every sklstm fit is printed: a default fit must stay within
+60 s on the 2-core development machine.
+"""
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from bench_archive import peers, sklstm_model, timed_fit_score
+from sklstm.datasets import (
+    make_bump_position,
+    make_few_shot,
+    make_hidden_pattern,
+    make_informative_channel,
+    make_ragged_lengths,
+)
+from sklstm.preprocessing import channels_last
+
+AEON_CLASSIFICATION = [
+    "ACSF1", "ArrowHead", "BasicMotions", "GunPoint", "ItalyPowerDemand",
+    "JapaneseVowels", "OSULeaf", "PickupGestureWiimoteZ", "UnitTest",
+]
+AEON_REGRESSION = ["Covid3Month", "CardanoSentiment"]
+
+
+def _split(X, y, n_train):
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+
+
+# name -> (make train+test data, number of training series, regression?)
+SYNTHETIC = {
+    "few-shot": (lambda: make_few_shot(30, 4, 400, random_state=0), 60, False),
+    "ragged": (lambda: make_ragged_lengths(400, 5, 30, 300, random_state=0), 200, False),
+    "hidden-pattern": (
+        lambda: make_hidden_pattern(300, 800, 20, 2, random_state=0), 150, False
+    ),
+    "one-channel": (
+        lambda: make_informative_channel(300, 100, 20, 3, random_state=0)[:2], 150, False
+    ),
+    "bump-position": (lambda: make_bump_position(400, 100, random_state=0), 200, True),
+}
+POOL = AEON_CLASSIFICATION + AEON_REGRESSION + list(SYNTHETIC)
+
+
+def is_regression(name):
+    return name in AEON_REGRESSION or (name in SYNTHETIC and SYNTHETIC[name][2])
+
+
+def _aeon_layout(X):
+    """sklstm's layout as aeon's: (n, channels, steps), or a list of (channels, T)."""
+    if isinstance(X, list):
+        return [np.atleast_2d(x) if x.ndim == 1 else x.T for x in X]
+    return X[:, None, :] if X.ndim == 2 else X.transpose(0, 2, 1)
+
+
+def load(name):
+    """``(X_train, y_train, X_test, y_test)`` in aeon's layout."""
+    if name in SYNTHETIC:
+        make, n_train, _ = SYNTHETIC[name]
+        X, y = make()
+        return _split(_aeon_layout(X), y, n_train)
+    from aeon.datasets import load_classification, load_regression
+
+    loader = load_regression if name in AEON_REGRESSION else load_classification
+    X, y = loader(name, split="train")
+    X_test, y_test = loader(name, split="test")
+    if name in AEON_REGRESSION:
+        y, y_test = y.astype(float), y_test.astype(float)
+    return X, y, X_test, y_test
+
+
+def _select(X, idx):
+    return X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx]
+
+
+def cv_score(name, params, n_splits):
+    """Mean score of sklstm with ``params`` over ``n_splits`` folds of the
+    training split (accuracy, or minus RMSE: higher is better), and the
+    mean fit time."""
+    X, y, _, _ = load(name)
+    regression = is_regression(name)
+    splitter = (KFold if regression else StratifiedKFold)(
+        n_splits, shuffle=True, random_state=0
+    )
+    if not regression and np.bincount(np.unique(y, return_inverse=True)[1]).min() < n_splits:
+        splitter = KFold(n_splits, shuffle=True, random_state=0)
+    scores, seconds = [], []
+    for train, valid in splitter.split(np.zeros(len(y)), y):
+        model = sklstm_model(regression, params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score, s = timed_fit_score(
+                model, channels_last(_select(X, train)), y[train],
+                channels_last(_select(X, valid)), y[valid], regression,
+            )
+        scores.append(-score if regression else score)
+        seconds.append(s)
+    return float(np.mean(scores)), float(np.mean(seconds))
+
+
+def ranks(scores):
+    """Rank of each candidate (1 = best; ties share the mean rank), per set:
+    ``scores`` is ``(n_sets, n_candidates)``, higher better."""
+    from scipy.stats import rankdata
+
+    return np.vstack([rankdata(-row) for row in scores])
+
+
+def leave_one_out(names, candidates, scores):
+    """For each set, the candidate with the best mean rank over the others
+    (the first on a tie), and its score on the left-out set."""
+    r = ranks(scores)
+    rows = []
+    for i, name in enumerate(names):
+        others = np.delete(r, i, axis=0).mean(axis=0)
+        chosen = int(np.argmin(others))
+        rows.append((name, candidates[chosen], scores[i, chosen], scores[i].max()))
+    return rows
+
+
+def test_scores(names, params, cd_plot=None):
+    """The chosen setting against the peers on each test split."""
+    table = []
+    for name in names:
+        regression = is_regression(name)
+        X, y, X_test, y_test = load(name)
+        row = {}
+        models = {"sklstm": (sklstm_model(regression, params), channels_last)}
+        models.update({k: (m, None) for k, m in peers(name, regression).items()})
+        for label, (model, convert) in models.items():
+            Xa, Xb = (convert(X), convert(X_test)) if convert else (X, X_test)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    score, s = timed_fit_score(clone(model), Xa, y, Xb, y_test, regression)
+            except Exception as exc:  # a peer that cannot read this set (ragged)
+                if label == "sklstm":
+                    raise
+                print(f"  {label} on {name}: {type(exc).__name__}"[:100])
+                score, s = float("nan"), float("nan")
+            row[label] = (score, s)
+        print(f"  {name}: " + ", ".join(
+            f"{k} {v[0]:.4g} ({v[1]:.1f} s)" for k, v in row.items()), flush=True)
+        table.append((name, row))
+    labels = ["sklstm", "1NN-DTW", "MiniRocket"]
+    classification = [(n, r) for n, r in table if not is_regression(n) and
+                      all(np.isfinite(r.get(k, (np.nan,))[0]) for k in labels)]
+    if classification:
+        acc = np.array([[r[k][0] for k in labels] for _, r in classification])
+        avg = ranks(acc).mean(axis=0)
+        print("average ranks over " + ", ".join(n for n, _ in classification) + ": "
+              + ", ".join(f"{k} {v:.2f}" for k, v in zip(labels, avg)))
+        if cd_plot:
+            from aeon.visualisation import plot_critical_difference
+
+            fig, _ = plot_critical_difference(acc, labels)
+            fig.savefig(cd_plot, bbox_inches="tight")
+            print(f"critical-difference diagram: {cd_plot}")
+    return table
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", default='{"defaults": {}}',
+                        help="name -> sklstm parameters, as JSON")
+    parser.add_argument("--datasets", nargs="*", default=POOL)
+    parser.add_argument("--cv", type=int, default=3)
+    parser.add_argument("--test", action="store_true",
+                        help="score the setting chosen on the whole pool on the test splits")
+    parser.add_argument("--cd-plot", default=None)
+    args = parser.parse_args()
+    candidates = json.loads(args.candidates)
+    names = list(candidates)
+    print(f"pool: {', '.join(args.datasets)}; candidates: {names}; {args.cv}-fold CV")
+    scores = np.zeros((len(args.datasets), len(names)))
+    for i, name in enumerate(args.datasets):
+        cells = []
+        for j, cand in enumerate(names):
+            start = time.perf_counter()
+            scores[i, j], fit_s = cv_score(name, candidates[cand], args.cv)
+            cells.append(f"{cand} {scores[i, j]:.4f} (fit {fit_s:.1f} s, "
+                         f"{time.perf_counter() - start:.0f} s in all)")
+        print(f"  {name}: " + "; ".join(cells), flush=True)
+    print("\nmean rank of each candidate over the pool: " + ", ".join(
+        f"{n} {v:.2f}" for n, v in zip(names, ranks(scores).mean(axis=0))))
+    print("\nleave one data set out (chosen on the others -> its CV score here, "
+          "the best candidate's score here):")
+    lodo = leave_one_out(args.datasets, names, scores)
+    for name, chosen, score, best in lodo:
+        print(f"  {name}: {chosen} {score:.4f} (best {best:.4f})")
+    picks = {chosen for _, chosen, _, _ in lodo}
+    print(f"candidates chosen: {sorted(picks)} (one means a stable choice)")
+    if args.test:
+        overall = names[int(np.argmin(ranks(scores).mean(axis=0)))]
+        print(f"\ntest splits, {overall} (chosen on the whole pool) against the peers:")
+        test_scores(args.datasets, candidates[overall], args.cd_plot)
+
+
+if __name__ == "__main__":
+    main()
