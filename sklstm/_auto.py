@@ -8,17 +8,12 @@ chosen.
 
 import numpy as np
 
-# max_epochs="auto": this many epochs, more on small data sets so that training
-# makes at least AUTO_MIN_STEPS gradient steps
+# max_epochs="auto": this many epochs, fewer where the fit budget says so
 AUTO_EPOCHS = 80
-AUTO_MIN_STEPS = 500
 
-# n_networks="auto": an ensemble of this many networks for training sets of at
-# most ENSEMBLE_MAX_SAMPLES sequences and ENSEMBLE_MAX_STEPS time steps in all
-# (about a minute of training on a 2-core CPU), one network for larger ones
+# n_networks="auto": an ensemble of up to this many networks, as many as the
+# fit budget leaves room for
 ENSEMBLE_SIZE = 5
-ENSEMBLE_MAX_SAMPLES = 1000
-ENSEMBLE_MAX_STEPS = 100_000
 
 # conv_layers="auto": strided blocks until sequences are at most this long
 CONV_TARGET = 64
@@ -27,12 +22,24 @@ MULTISCALE_BASE = 2
 
 # conv_dilations="auto" ("multiscale" or one plain convolution) and
 # input_differences="auto" (0 or 1): whichever scores best in a
-# cross-validation of single networks with this many folds, for training
-# sets of at most SEARCH_MAX_STEPS time steps in all (the search adds about
-# one fit's time per two candidates); the first candidate (plain, 0) for
-# larger ones
+# cross-validation of single networks with this many folds, where it fits in
+# the fit budget beside one network; the first candidate (plain, 0) elsewhere
 SEARCH_FOLDS = 3
-SEARCH_MAX_STEPS = 50_000
+
+# the fit budget: a default fit's estimated work (the inner search and every
+# network of the ensemble, over all their epochs) is at most FIT_BUDGET work
+# units. One unit is one padded input step through the front-end (of up to
+# 8 features; more features cost more) or 1 / RECURRENT_STEP_COST of a
+# padded step through the default recurrent layers (one layer of 24 units
+# each way); the first convolution reads more features at a higher cost. Measured on the 2-core development machine with the default
+# network (bench_selection.py, 2026-12-02): 0.9 to 1.3 units per microsecond
+# on archive-sized sets, so that the budget is under a minute of training.
+# It holds the largest default fit of the sets the defaults were chosen on
+# (OSULeaf: 51.4 million units, 42 s).
+FIT_BUDGET = 52_000_000
+RECURRENT_STEP_COST = 4
+# max_epochs="auto" never trains fewer epochs than this, whatever the size
+MIN_EPOCHS = 10
 
 
 def is_auto(value):
@@ -51,17 +58,6 @@ def typical_length(n_steps, lengths=None):
     if lengths is None:
         return int(n_steps)
     return int(np.ceil(np.median(np.asarray(lengths))))
-
-
-def n_epochs(max_epochs, n_batches):
-    """``max_epochs``, resolved for ``"auto"`` from the batches per epoch.
-
-    >>> n_epochs("auto", 100), n_epochs("auto", 2), n_epochs(7, 2)
-    (80, 250, 7)
-    """
-    if not is_auto(max_epochs):
-        return max_epochs
-    return max(AUTO_EPOCHS, -(-AUTO_MIN_STEPS // n_batches))
 
 
 def n_conv_layers(conv_layers, typical, kernel_size, stride, text=False):
@@ -123,20 +119,6 @@ def first_block_dilations(conv_dilations, typical, kernel_size, channels):
     return tuple(int(d) for d in dilations)
 
 
-def n_networks(n_networks, n_samples, n_steps, partial=False):
-    """``n_networks``, resolved for ``"auto"``: ``ENSEMBLE_SIZE`` networks
-    for small training sets, one for large ones and in ``partial_fit``
-    (which sees one chunk of data of unknown total size).
-
-    >>> n_networks("auto", 100, 5_000), n_networks("auto", 5_000, 50_000)
-    (5, 1)
-    """
-    if not is_auto(n_networks):
-        return n_networks
-    small = n_samples <= ENSEMBLE_MAX_SAMPLES and n_steps <= ENSEMBLE_MAX_STEPS
-    return ENSEMBLE_SIZE if small and not partial else 1
-
-
 def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, text):
     """The candidates an inner cross-validation chooses among, for each
     parameter set to ``"auto"`` that has a choice here; the first value is
@@ -155,16 +137,91 @@ def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, te
     return grid
 
 
-def search_runs(grid, n_samples, n_steps, partial=False):
-    """Whether the inner search runs: there is a choice, the training set
-    is small enough (``SEARCH_MAX_STEPS``) and large enough for
-    ``SEARCH_FOLDS`` folds of two sequences, and this is not ``partial_fit``.
+def shortened_length(n_steps, n_layers, kernel_size, stride):
+    """Steps left of ``n_steps`` after ``n_layers`` strided convolution blocks."""
+    pad = kernel_size // 2
+    for _ in range(n_layers):
+        n_steps = (n_steps + 2 * pad - kernel_size) // stride + 1
+    return n_steps
 
-    >>> search_runs({"input_differences": [0, 1]}, 30, 3_000)
-    True
-    >>> search_runs({"input_differences": [0, 1]}, 30, 60_000)
-    False
+
+def epoch_work(n_series, padded_length, *, n_features=1, n_conv_layers=0,
+               kernel_size=7, stride=2, num_hidden=24, num_layers=1,
+               bidirectional=True):
+    """Estimated work units of one epoch of one network (see ``FIT_BUDGET``):
+    ``n_series`` sequences padded to ``padded_length`` steps.
+
+    >>> epoch_work(100, 40)  # no front-end: the recurrent layers read all steps
+    16000
+    >>> epoch_work(100, 400, n_conv_layers=3)  # the front-end, then 50 steps
+    60000
     """
-    return bool(grid) and not partial and n_steps <= SEARCH_MAX_STEPS and (
-        n_samples >= 2 * SEARCH_FOLDS
+    recurrent = shortened_length(padded_length, n_conv_layers, kernel_size, stride)
+    # the recurrent layers' cost grows with their size as their weights do
+    size = num_layers * (2 if bidirectional else 1) / 2 * (num_hidden / 24) ** 2
+    front = padded_length * max(1.0, n_features / 16) if n_conv_layers else 0
+    return int(round(n_series * (front + RECURRENT_STEP_COST * size * recurrent)))
+
+
+def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=False):
+    """How much a fit trains, within the budget, for the parameters that
+    are ``"auto"``.
+
+    Parameters
+    ----------
+    max_epochs, n_networks : int or "auto"
+    n_candidates : int
+        Candidates of the inner search (0 for none).
+    work : int
+        Work units of one epoch of one network (:func:`epoch_work`).
+    n_series : int
+        Training sequences (the search needs ``2 * SEARCH_FOLDS``).
+    partial : bool
+        ``partial_fit``: one network, no search.
+
+    Returns
+    -------
+    plan : dict
+        ``epochs``, ``n_networks``, ``search`` (whether the inner search
+        runs), ``work`` (the estimated work of the whole fit) and
+        ``budget``: ``max_epochs="auto"`` trains ``AUTO_EPOCHS`` epochs, or
+        as many as one network can within the budget (at least
+        ``MIN_EPOCHS``); the search runs when it fits in the budget beside
+        one network; ``n_networks="auto"`` trains up to ``ENSEMBLE_SIZE``
+        networks, as many as the budget leaves room for.
+
+    Examples
+    --------
+    >>> plan = fit_plan("auto", "auto", 2, 20_000, n_series=100)
+    >>> plan["epochs"], plan["n_networks"], plan["search"]
+    (80, 5, True)
+    >>> plan = fit_plan("auto", "auto", 2, 200_000, n_series=200)
+    >>> plan["epochs"], plan["n_networks"], plan["search"]
+    (80, 3, False)
+    >>> fit_plan("auto", "auto", 0, 1_000_000, n_series=500)["epochs"]
+    52
+    """
+    epochs = max_epochs
+    if is_auto(max_epochs):
+        epochs = max(MIN_EPOCHS, min(AUTO_EPOCHS, FIT_BUDGET // max(work, 1)))
+    one_network = epochs * work
+    # each candidate: SEARCH_FOLDS fits on (SEARCH_FOLDS - 1) / SEARCH_FOLDS of the data
+    search_work = n_candidates * (SEARCH_FOLDS - 1) * one_network
+    search = (
+        n_candidates > 0
+        and not partial
+        and n_series >= 2 * SEARCH_FOLDS
+        and search_work + one_network <= FIT_BUDGET
     )
+    spent = search_work if search else 0
+    networks = n_networks
+    if is_auto(n_networks):
+        room = (FIT_BUDGET - spent) // max(one_network, 1)
+        networks = 1 if partial else int(max(1, min(ENSEMBLE_SIZE, room)))
+    return {
+        "epochs": int(epochs),
+        "n_networks": int(networks),
+        "search": bool(search),
+        "work": int(spent + networks * one_network),
+        "budget": FIT_BUDGET,
+    }

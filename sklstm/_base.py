@@ -19,7 +19,6 @@ from skorch.callbacks import (
 from skorch.dataset import ValidSplit
 
 from ._accelerate import AcceleratedSequenceNet, distributed_history
-from ._auto import n_epochs
 from ._compat import HasMethods, Interval, StrOptions
 from ._checkpoint import Checkpointer, checkpoint_path, fingerprint, read_checkpoint
 from ._checkpoint import restore_training
@@ -149,9 +148,10 @@ class _BaseSequenceEstimator(BaseEstimator):
         return net_input
 
     # -- training ---------------------------------------------------------------
-    def _n_epochs(self, n_batches):
-        """``max_epochs``, resolved for ``"auto"`` from the batches per epoch."""
-        return n_epochs(self.max_epochs, n_batches)
+    def _n_epochs(self):
+        """The epochs of this fit: ``max_epochs`` (the numeric estimators
+        resolve ``"auto"``)."""
+        return self.max_epochs
 
     def _prepare_network(self, X, lengths, y, sample_weight):
         """Hook: learn what a new network's shape depends on in the data,
@@ -308,6 +308,10 @@ class _BaseSequenceEstimator(BaseEstimator):
             if os.path.exists(path):
                 resume = read_checkpoint(path, prints)
         self._seed = check_random_state(self.random_state).randint(2**31 - 1)
+        if not warm:
+            # the data-dependent shape of the new network, and how much the
+            # fit trains (before the schedule, which needs the epoch count)
+            self._prepare_network(X, lengths, y, sample_weight)
         if n_batches is None:
             n_train = len(X)
             if self.early_stopping:
@@ -316,7 +320,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             n_processes = getattr(self.accelerator, "num_processes", 1)
             n_batches = max(-(-n_train // (self.batch_size * n_processes)), 1)
         train_split = self._train_split(y)
-        n_epochs = 1 if self._partial_call else self._n_epochs(n_batches)
+        n_epochs = 1 if self._partial_call else self._n_epochs()
         callbacks = self._callbacks(
             n_epochs, n_batches, validation=train_split is not None
         )
@@ -348,7 +352,6 @@ class _BaseSequenceEstimator(BaseEstimator):
                 # (a finished schedule would go on stepping): use the new ones
                 net.initialize_callbacks()
             else:
-                self._prepare_network(X, lengths, y, sample_weight)
                 net = self._new_net(
                     self._module_params(n_outputs),
                     criterion,

@@ -61,6 +61,7 @@ class SequenceClassifier(
         Orders of step differences appended to the input features
         (``input_differences``, resolved for ``"auto"``).
     %(auto_search_attribute)s
+    %(fit_plan_attribute)s
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).
@@ -112,7 +113,7 @@ class SequenceClassifier(
         embedding_dim=None,
         bidirectional=True,
         dropout=0.0,
-        max_epochs=80,
+        max_epochs="auto",
         batch_size=64,
         lr=0.02,
         optimizer="adam",

@@ -16,7 +16,7 @@ SHARED = {
     "embedding_dim": None,
     "bidirectional": True,
     "dropout": 0.0,
-    "max_epochs": 80,
+    "max_epochs": "auto",
     "batch_size": 64,
     "lr": 0.02,
     "optimizer": "adam",
@@ -62,6 +62,8 @@ DEPARTURES = {
         "pooling": "\"mean\": won on both regression sets in cross-validation",
     },
     "SequenceTagger": {
+        "max_epochs": "80: the fit budget's cost model is that of whole "
+        "sequences, not of a stream read in windows (``bptt``)",
         "bidirectional": "False: a label per step that depends only on the "
         "steps so far, as streaming tagging needs",
         "conv_dilations": "(1,): one output per step keeps the front-end plain "

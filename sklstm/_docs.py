@@ -40,10 +40,11 @@ bidirectional : bool, default=%(default_bidirectional)s
     Whether the recurrent layers also read each sequence backwards.
 dropout : float, default=0.0
     Dropout between recurrent layers and before the output layer.
-max_epochs : int or "auto", default=80
+max_epochs : int or "auto", default=%(default_max_epochs)s
     Number of passes over the training data (fewer with early stopping).
-    ``"auto"``: 80, or more on small data sets so that training makes at
-    least 500 gradient steps.
+    ``"auto"`` (not for the language model): 80, or fewer (at least 10)
+    where 80 epochs of one network would exceed the fit budget (see
+    ``fit_plan_``).
 batch_size : int, default=64
     Sequences per training mini-batch, at most: an epoch makes
     ``ceil(n_samples / batch_size)`` batches whose sizes differ by at most
@@ -132,9 +133,8 @@ conv_dilations : {"auto", "multiscale"} or list, default=%(default_conv_dilation
     fewer. ``[1]`` is one plain convolution. ``"auto"`` (classifier and
     regressor) chooses between the two on the training data: a 3-fold
     cross-validation of single networks with each, ``"multiscale"`` if it
-    scores better; one plain convolution for training sets of more than
-    50,000 time steps in all, where the search would cost more than the
-    fit. Wide kernels helped in cross-validation on archive sets whose
+    scores better; one plain convolution where the search does not fit in
+    the fit budget beside one network (see ``fit_plan_``). Wide kernels helped in cross-validation on archive sets whose
     series are aligned and hurt where a pattern may lie anywhere (see the
     benchmarks page). Learned as ``conv_dilations_``; only used with a
     front-end (``conv_layers``).
@@ -148,8 +148,8 @@ input_differences : int or "auto", default=%(default_input_differences)s
     derivative DTW use it. ``"auto"`` (classifier and regressor) chooses 0 or 1 on the
     training data, in the same cross-validation of single networks as
     ``conv_dilations="auto"`` (every combination of the two, when both are
-    ``"auto"``; the simpler on a tie; 0 for training sets of more than
-    50,000 time steps in all). Learned as ``input_differences_``.
+    ``"auto"``; the simpler on a tie; 0 where the search does not fit in
+    the fit budget). Learned as ``input_differences_``.
 difference_lag : int, default=%(default_difference_lag)s
     Steps between the values that ``input_differences`` subtracts:
     ``x[t] - x[t - difference_lag]`` (from the first step for the first
@@ -192,11 +192,10 @@ n_networks : int or "auto", default="auto"
     probabilities, or regression values): a deep ensemble
     (:class:`~sklstm.nn.NetworkEnsemble`), more accurate and less
     dependent on ``random_state`` than one network on small data sets, at
-    ``n_networks`` times the cost. ``"auto"`` trains 5 networks on training
-    sets of at most 1,000 sequences and 100,000 time steps in all, and one
-    on larger ones (and in ``partial_fit``, whose data comes in chunks);
-    learned as ``n_networks_``. Chosen by cross-validation on the training
-    splits of archive data sets (see the benchmarks page).
+    ``n_networks`` times the cost. ``"auto"`` trains up to 5 networks, as
+    many as the fit budget leaves room for after the inner search (see
+    ``fit_plan_``), and one in ``partial_fit``, whose data comes in chunks;
+    learned as ``n_networks_``.
 """
 
 AUTO_SEARCH_ATTRIBUTE = """\
@@ -207,8 +206,20 @@ auto_search_ : dict or None
     training data (scikit-learn's ``GridSearchCV``): ``params`` (the
     candidates, simplest first), ``mean_test_score``, ``std_test_score``
     and ``best_params`` (the chosen one; the simplest of equal scores).
-    None when no search ran (nothing to choose, more than 50,000 training
-    steps, or ``partial_fit``). ``verbose=1`` prints it as it runs.
+    None when no search ran (nothing to choose, over the fit budget, or
+    ``partial_fit``). ``verbose=1`` prints it as it runs.
+"""
+
+FIT_PLAN_ATTRIBUTE = """\
+fit_plan_ : dict
+    How much this fit trained, within the fit budget: ``epochs``,
+    ``n_networks``, ``search`` (whether the inner search ran), ``work``
+    (its estimated work) and ``budget``. The budget bounds the estimated
+    work of a fit whose parameters are ``"auto"`` (the search, every
+    network, all epochs): ``52e6`` units, one unit a padded input step
+    through the convolutions or a quarter of one through the default
+    recurrent layers, under a minute on a 2-core CPU. Parameters set
+    to numbers are trained as set, whatever the budget.
 """
 
 _TEXTS = {
@@ -220,6 +231,7 @@ _TEXTS = {
     "architecture_parameters": ARCHITECTURE_PARAMETERS,
     "many_to_one_parameters": MANY_TO_ONE_PARAMETERS,
     "auto_search_attribute": AUTO_SEARCH_ATTRIBUTE,
+    "fit_plan_attribute": FIT_PLAN_ATTRIBUTE,
 }
 
 

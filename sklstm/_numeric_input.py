@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.model_selection import ParameterGrid
 
 from . import _auto
 from ._compat import check_sample_weight, Interval, StrOptions
@@ -69,6 +70,7 @@ class _NumericInputMixin:
         "input_differences_": "input_differences_",
         "n_networks_": "n_networks_",
         "auto_search_": "auto_search_",
+        "fit_plan_": "fit_plan_",
     }
 
     # how an ensemble (n_networks) combines its networks' outputs; None for
@@ -146,7 +148,6 @@ class _NumericInputMixin:
         :func:`~sklstm._search.inner_search`, its results kept as
         ``auto_search_`` (None when no search ran)."""
         text = hasattr(self, "vocabulary_")
-        n_steps = X.shape[1] * len(X) if lengths is None else int(lengths.sum())
         typical = _auto.typical_length(
             X.shape[1], None if lengths is None else lengths.cpu().numpy()
         )
@@ -159,10 +160,6 @@ class _NumericInputMixin:
         self.conv_dilations_ = _auto.first_block_dilations(
             self.conv_dilations, typical, self.conv_kernel_size, self.conv_channels
         )
-        if self._ensemble_combine is not None:
-            self.n_networks_ = _auto.n_networks(
-                self.n_networks, len(X), n_steps, self._partial_call
-            )
         grid = _auto.search_grid(
             getattr(self, "conv_dilations", None),
             getattr(self, "input_differences", None),
@@ -170,14 +167,41 @@ class _NumericInputMixin:
             _auto.multiscale_dilations(typical, self.conv_kernel_size, self.conv_channels),
             text,
         )
+        self.fit_plan_ = self._fit_plan(X, grid)
+        if self._ensemble_combine is not None:
+            self.n_networks_ = self.fit_plan_["n_networks"]
         self.auto_search_ = None
-        if _auto.search_runs(grid, len(X), n_steps, self._partial_call):
+        if self.fit_plan_["search"]:
             self.auto_search_ = self._search(grid, X, lengths, y, sample_weight)
             for name, value in self.auto_search_["best_params"].items():
                 setattr(self, f"{name}_", value)
         self._input_stats = None
         if not text:
             self._check_scale(X, lengths)
+
+    def _fit_plan(self, X, grid):
+        """:func:`~sklstm._auto.fit_plan` for this fit: its epochs, networks
+        and search, within the fit budget."""
+        n_features = 1 if X.ndim == 2 else X.shape[2]  # token ids: one
+        if _auto.is_auto(self.input_differences) or self.input_differences_:
+            n_features *= 1 + max(1, self.input_differences_)
+        work = _auto.epoch_work(
+            len(X), X.shape[1], n_features=n_features,
+            n_conv_layers=self.n_conv_layers_, kernel_size=self.conv_kernel_size,
+            stride=self._conv_stride(), num_hidden=self.num_hidden,
+            num_layers=self.num_layers, bidirectional=self.bidirectional,
+        )
+        n_candidates = len(ParameterGrid(grid)) if grid else 0
+        return _auto.fit_plan(
+            self.max_epochs, getattr(self, "n_networks", 1), n_candidates, work,
+            n_series=len(X), partial=self._partial_call,
+        )
+
+    def _n_epochs(self):
+        """``max_epochs``, resolved for ``"auto"`` by the fit plan."""
+        if _auto.is_auto(self.max_epochs):
+            return self.fit_plan_["epochs"]
+        return self.max_epochs
 
     def _search(self, grid, X, lengths, y, sample_weight):
         """The inner search: single networks that leave no trace (no
@@ -190,7 +214,8 @@ class _NumericInputMixin:
         y = y.cpu().numpy()
         single = clone(self).set_params(
             conv_dilations=self.conv_dilations_, input_differences=self.input_differences_,
-            n_networks=1, callbacks=None, verbose=0, checkpoint_dir=None,
+            n_networks=1, max_epochs=self._n_epochs(), callbacks=None, verbose=0,
+            checkpoint_dir=None,
             warm_start=False, accelerator=None,
         )
         return inner_search(

@@ -50,6 +50,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         Orders of step differences appended to the input features
         (``input_differences``, resolved for ``"auto"``).
     %(auto_search_attribute)s
+    %(fit_plan_attribute)s
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).
@@ -92,7 +93,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         embedding_dim=None,
         bidirectional=True,
         dropout=0.0,
-        max_epochs=80,
+        max_epochs="auto",
         batch_size=64,
         lr=0.02,
         optimizer="adam",

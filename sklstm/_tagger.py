@@ -95,6 +95,7 @@ class SequenceTagger(
         (``input_differences``).
     auto_search_ : None
         The tagger has no parameters chosen by an inner search.
+    %(fit_plan_attribute)s
     n_iter_ : int
         Number of epochs the network has been trained.
     history_ : pandas.DataFrame

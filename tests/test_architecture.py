@@ -9,7 +9,6 @@ from sklearn.model_selection import ParameterGrid
 import sklstm._auto
 import sklstm._numeric_input
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
-from sklstm._auto import AUTO_MIN_STEPS as _AUTO_MIN_STEPS
 from sklstm.nn import (
     ConvBlock,
     Differences,
@@ -292,7 +291,8 @@ def test_auto_dilations_keep_the_better_of_plain_and_multiscale(monkeypatch):
     _fake_search(monkeypatch, no_search)
     assert SequenceClassifier(**fast).fit(X[:, :40], y).conv_dilations_ == (1,)
     assert SequenceClassifier(**fast).partial_fit(X, y, classes=[0, 1]).conv_dilations_ == (1,)
-    monkeypatch.setattr(sklstm._auto, "SEARCH_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
+    # over the budget: the work of the search exceeds it
+    monkeypatch.setattr(sklstm._auto, "FIT_BUDGET", 10_000)
     assert SequenceClassifier(**fast).fit(X, y).conv_dilations_ == (1,)
 
 
@@ -425,7 +425,8 @@ def test_auto_differences_keep_the_best_cross_validated_combination(monkeypatch)
     _fake_search(monkeypatch, no_search)
     clf = SequenceClassifier(**fast, input_differences="auto")
     assert clf.partial_fit(X, y, classes=[0, 1]).input_differences_ == 0
-    monkeypatch.setattr(sklstm._auto, "SEARCH_MAX_STEPS", X.shape[0] * X.shape[1] - 1)
+    # over the budget: the work of the search exceeds it
+    monkeypatch.setattr(sklstm._auto, "FIT_BUDGET", 10_000)
     assert clf.fit(X, y).input_differences_ == 0
 
 
@@ -589,27 +590,22 @@ def test_unscaled_large_inputs_warn(ragged):
         SequenceClassifier(**FAST).fit(np.full((4, 5), 1e39), [0, 1, 0, 1])
 
 
-@pytest.mark.parametrize("n_samples, batch_size", [(36, 64), (200, 16), (10_000, 64)])
-def test_auto_epochs_give_enough_gradient_steps(n_samples, batch_size):
-    from sklstm._base import _BaseSequenceEstimator
-
-    clf = SequenceClassifier(max_epochs="auto", batch_size=batch_size)
-    n_batches = -(-n_samples // batch_size)
-    epochs = _BaseSequenceEstimator._n_epochs(clf, n_batches)
-    assert epochs >= 80 and epochs * n_batches >= _AUTO_MIN_STEPS
-    assert epochs == 80 or (epochs - 1) * n_batches < _AUTO_MIN_STEPS
-
-
 def test_auto_epochs_in_fit(monkeypatch):
-    # the rule at a smaller minimum, to keep the test short
-    monkeypatch.setattr(sklstm._auto, "AUTO_MIN_STEPS", _AUTO_MIN_STEPS // 5)
-    monkeypatch.setattr(sklstm._auto, "AUTO_EPOCHS", 10)
     X = np.random.RandomState(0).normal(size=(36, 5))
-    clf = SequenceClassifier(max_epochs="auto", num_hidden=4, batch_size=64, n_networks=1)
-    assert clf.fit(X, [0, 1] * 18).n_iter_ == _AUTO_MIN_STEPS // 5  # one batch an epoch
-    assert len(clf.history_) == _AUTO_MIN_STEPS // 5
-    clf.set_params(batch_size=4).fit(X, [0, 1] * 18)  # 9 batches an epoch
-    assert clf.n_iter_ == max(10, -(-(_AUTO_MIN_STEPS // 5) // 9))
+    y = [0, 1] * 18
+    clf = SequenceClassifier(max_epochs="auto", num_hidden=4, n_networks=1)
+    # within the budget: 80 epochs (here, a smaller AUTO_EPOCHS keeps it short)
+    monkeypatch.setattr(sklstm._auto, "AUTO_EPOCHS", 12)
+    assert clf.fit(X, y).n_iter_ == 12 == clf.fit_plan_["epochs"]
+    assert len(clf.history_) == 12
+    # a budget with room for 11 epochs of this data: 11
+    work = clf.fit_plan_["work"] // 12
+    monkeypatch.setattr(sklstm._auto, "FIT_BUDGET", 11 * work)
+    assert clf.fit(X, y).n_iter_ == 11
+    # never fewer than MIN_EPOCHS; numbers are trained as set
+    monkeypatch.setattr(sklstm._auto, "FIT_BUDGET", 1)
+    assert clf.fit(X, y).n_iter_ == sklstm._auto.MIN_EPOCHS
+    assert clf.set_params(max_epochs=3).fit(X, y).n_iter_ == 3
 
 
 @pytest.mark.parametrize(

@@ -11,15 +11,6 @@ from sklstm import _auto
 from sklstm._search import inner_search
 
 
-def test_epochs_give_enough_gradient_steps():
-    assert _auto.n_epochs(12, 1) == 12
-    for n_batches in (1, 3, 6, 7, 100, 10_000):
-        epochs = _auto.n_epochs("auto", n_batches)
-        assert epochs >= _auto.AUTO_EPOCHS
-        assert epochs * n_batches >= _auto.AUTO_MIN_STEPS
-        assert epochs == _auto.AUTO_EPOCHS or (epochs - 1) * n_batches < _auto.AUTO_MIN_STEPS
-
-
 @pytest.mark.parametrize(
     "typical, stride, text, expected",
     [(64, 2, False, 0), (65, 2, False, 1), (128, 2, False, 1), (129, 2, False, 2),
@@ -52,16 +43,45 @@ def test_first_block_dilations_are_checked():
             _auto.first_block_dilations(bad, 100, 7, 64)
 
 
-def test_ensemble_size():
-    limit = _auto.ENSEMBLE_MAX_SAMPLES
-    assert _auto.n_networks("auto", limit, _auto.ENSEMBLE_MAX_STEPS) == _auto.ENSEMBLE_SIZE
-    assert _auto.n_networks("auto", limit + 1, 10) == 1
-    assert _auto.n_networks("auto", 10, _auto.ENSEMBLE_MAX_STEPS + 1) == 1
-    assert _auto.n_networks("auto", 10, 10, partial=True) == 1
-    assert _auto.n_networks(3, 10**6, 10**9) == 3
+def test_epoch_work_counts_the_front_end_and_the_recurrent_steps():
+    # no front-end: RECURRENT_STEP_COST units a step
+    assert _auto.epoch_work(10, 50) == 10 * 50 * _auto.RECURRENT_STEP_COST
+    # two blocks: 400 steps through the convolutions, 100 through the LSTM
+    assert _auto.epoch_work(10, 400, n_conv_layers=2) == 10 * (400 + 4 * 100)
+    # more features, a larger or deeper or one-way network
+    assert _auto.epoch_work(10, 400, n_conv_layers=2, n_features=32) == 10 * (800 + 400)
+    assert _auto.epoch_work(1, 50, num_hidden=48) == 4 * _auto.epoch_work(1, 50)
+    assert _auto.epoch_work(1, 50, num_layers=2) == 2 * _auto.epoch_work(1, 50)
+    assert _auto.epoch_work(1, 50, bidirectional=False) == _auto.epoch_work(1, 50) / 2
 
 
-def test_search_grid_and_when_it_runs():
+def test_the_fit_plan_stays_within_the_budget():
+    budget = _auto.FIT_BUDGET
+    for work in (1_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000):
+        for candidates in (0, 2, 4):
+            plan = _auto.fit_plan("auto", "auto", candidates, work, n_series=100)
+            assert plan["budget"] == budget
+            assert plan["work"] <= budget or plan["epochs"] == _auto.MIN_EPOCHS
+            assert 1 <= plan["n_networks"] <= _auto.ENSEMBLE_SIZE
+            one = plan["epochs"] * work
+            search = candidates * (_auto.SEARCH_FOLDS - 1) * one if plan["search"] else 0
+            assert plan["work"] == search + plan["n_networks"] * one
+    # small data: everything; the search first, then as many networks as fit
+    plan = _auto.fit_plan("auto", "auto", 2, 1_000, n_series=100)
+    assert plan == {"epochs": 80, "n_networks": 5, "search": True,
+                    "work": 2 * 2 * 80_000 + 5 * 80_000, "budget": budget}
+    plan = _auto.fit_plan("auto", "auto", 2, budget // 80 // 7, n_series=100)
+    assert plan["search"] and plan["n_networks"] == 3  # 7 networks of room, 4 searched
+    # numbers are kept as set, even over the budget
+    plan = _auto.fit_plan(200, 7, 0, budget, n_series=100)
+    assert (plan["epochs"], plan["n_networks"]) == (200, 7) and plan["work"] > budget
+    # no search for a few series, or in partial_fit, which trains one network
+    assert not _auto.fit_plan("auto", "auto", 2, 1_000, n_series=5)["search"]
+    partial = _auto.fit_plan("auto", "auto", 2, 1_000, n_series=100, partial=True)
+    assert not partial["search"] and partial["n_networks"] == 1
+
+
+def test_search_grid():
     grid = _auto.search_grid("auto", "auto", 2, (1, 2), text=False)
     assert grid == {"conv_dilations": [(1,), (1, 2)], "input_differences": [0, 1]}
     assert _auto.search_grid("auto", "auto", 2, (1, 2), text=True) == {
@@ -71,12 +91,6 @@ def test_search_grid_and_when_it_runs():
     assert _auto.search_grid("auto", 1, 0, (1, 2), text=False) == {}
     assert _auto.search_grid("auto", 1, 2, (1,), text=False) == {}
     assert _auto.search_grid((1, 2), 0, 2, (1, 2), text=False) == {}
-    small = 2 * _auto.SEARCH_FOLDS
-    assert _auto.search_runs(grid, small, _auto.SEARCH_MAX_STEPS)
-    assert not _auto.search_runs(grid, small - 1, 100)
-    assert not _auto.search_runs(grid, small, _auto.SEARCH_MAX_STEPS + 1)
-    assert not _auto.search_runs(grid, small, 100, partial=True)
-    assert not _auto.search_runs({}, small, 100)
 
 
 def test_inner_search_keeps_the_first_of_equal_scores(capsys):

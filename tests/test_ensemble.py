@@ -7,11 +7,8 @@ import pytest
 import torch
 
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
-from sklstm._auto import (
-    ENSEMBLE_MAX_SAMPLES as _AUTO_ENSEMBLE_MAX_SAMPLES,
-    ENSEMBLE_MAX_STEPS as _AUTO_ENSEMBLE_MAX_STEPS,
-    ENSEMBLE_SIZE as _AUTO_ENSEMBLE_SIZE,
-)
+import sklstm._auto
+from sklstm._auto import ENSEMBLE_SIZE as _AUTO_ENSEMBLE_SIZE
 from sklstm._data import pad_sequences
 from sklstm.nn import NetworkEnsemble, RecurrentNetwork
 
@@ -105,20 +102,23 @@ def test_every_network_learns_and_predictions_average_them(ragged):
 
 
 @pytest.mark.parametrize("Estimator", [SequenceClassifier, SequenceRegressor])
-def test_auto_size_follows_the_training_set(Estimator):
+def test_auto_size_follows_the_fit_budget(Estimator, monkeypatch):
     rng = np.random.RandomState(0)
     small = rng.normal(size=(20, 4, 1))
-    large = rng.normal(size=(_AUTO_ENSEMBLE_MAX_SAMPLES + 1, 4, 1))
     params = dict(num_hidden=4, max_epochs=1, batch_size=512, random_state=0)
     est = Estimator(**params)
     assert est.n_networks == "auto"
     assert est.fit(small, np.arange(20) % 2).n_networks_ == _AUTO_ENSEMBLE_SIZE
     assert isinstance(est.net_.module_, NetworkEnsemble)
-    assert est.fit(large, np.arange(len(large)) % 2).n_networks_ == 1
+    assert est.fit_plan_["n_networks"] == _AUTO_ENSEMBLE_SIZE
+    # a budget with room for two networks of this data: two
+    work = est.fit_plan_["work"] // _AUTO_ENSEMBLE_SIZE
+    monkeypatch.setattr(sklstm._auto, "FIT_BUDGET", 2 * work + 1)
+    assert est.fit(small, np.arange(20) % 2).n_networks_ == 2
+    # for one, or less: one network, a plain RecurrentNetwork
+    monkeypatch.setattr(sklstm._auto, "FIT_BUDGET", work // 2)
+    assert est.fit(small, np.arange(20) % 2).n_networks_ == 1
     assert isinstance(est.net_.module_, RecurrentNetwork)
-    # long series: the time steps in all count too
-    long_series = rng.normal(size=(20, _AUTO_ENSEMBLE_MAX_STEPS // 20 + 1, 1))
-    assert est.fit(long_series, np.arange(20) % 2).n_networks_ == 1
     # partial_fit streams chunks of a data set of unknown size: one network
     est = Estimator(**params)
     kwargs = {"classes": [0, 1]} if Estimator is SequenceClassifier else {}

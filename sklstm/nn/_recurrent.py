@@ -129,6 +129,17 @@ class RecurrentStack(nn.Module):
         return self._run_fused(rnn, X, lengths, state)
 
     def _run_fused(self, rnn, X, lengths, state):
+        weights = {}
+        if self.training and self.weight_dropout:
+            # one mask per call, applied to the weights: the fused kernel
+            # still runs over all steps (Merity et al.'s WeightDrop)
+            weights = {
+                name: w * keep_mask(w.shape, self.weight_dropout, w)
+                for name, w in rnn.named_parameters()
+                if name.startswith("weight_hh")
+            }
+        if lengths is not None and rnn.bidirectional and not torch.onnx.is_in_onnx_export():
+            return _bidirectional_within_lengths(rnn, weights, X, lengths, state)
         packed = lengths is not None and rnn.bidirectional
         if packed:
             # an exported LSTM/GRU node takes its lengths in any order: no
@@ -137,23 +148,82 @@ class RecurrentStack(nn.Module):
                 X, lengths.cpu(), batch_first=True,
                 enforce_sorted=torch.onnx.is_in_onnx_export(),
             )
-        if self.training and self.weight_dropout:
-            # one mask per call, applied to the weights: the fused kernel
-            # still runs over all steps (Merity et al.'s WeightDrop)
-            hidden = {
-                name: w for name, w in rnn.named_parameters()
-                if name.startswith("weight_hh")
-            }
-            dropped = {
-                name: w * keep_mask(w.shape, self.weight_dropout, w)
-                for name, w in hidden.items()
-            }
-            out, state = functional_call(rnn, dropped, (X, state))
+        if weights:
+            out, state = functional_call(rnn, weights, (X, state))
         else:
             out, state = rnn(X, state)
         if packed:
             out, _ = pad_packed_sequence(out, batch_first=True)
         return out, state
+
+
+def reverse_within_lengths(X, lengths):
+    """Each sequence of ``X`` ``(batch, time, n)`` reversed over its first
+    ``lengths`` steps; the padding after them stays where it is (so that
+    doing it twice gives ``X`` back)."""
+    steps = torch.arange(X.shape[1], device=X.device)[None, :]
+    lengths = lengths.to(X.device)[:, None]
+    order = torch.where(steps < lengths, lengths - 1 - steps, steps)
+    return X.gather(1, order[..., None].expand(X.shape))
+
+
+@functools.cache
+def _one_direction(cell, input_size, hidden_size, bias, nonlinearity):
+    """A one-direction, one-layer module of ``cell`` on the meta device: a
+    shape for :func:`torch.func.functional_call` to run given weights with
+    (it holds no weights of its own and draws no random numbers)."""
+    extra = {"nonlinearity": nonlinearity} if cell is nn.RNN else {}
+    return cell(input_size, hidden_size, bias=bias, batch_first=True,
+                device="meta", **extra)
+
+
+def _bidirectional_within_lengths(rnn, weights, X, lengths, state):
+    """A bidirectional fused module on padded sequences of ``lengths``, each
+    direction of each layer one fused call: the backward direction reads
+    each sequence reversed within its length, so that it starts at the
+    sequence's last real step, as it would on packed sequences.
+
+    Packed sequences make torch leave its fused CPU kernel (about three
+    times slower per batch, measured on 50 sequences of 30 to 300 steps);
+    this way both directions keep it. The outputs at real steps are those
+    of packed sequences; at padded steps they are not zero but never read
+    (pooling and losses count real steps only). The returned state is the
+    one after the padded end, as for one direction.
+
+    ``weights`` replaces some of ``rnn``'s parameters (weight drop).
+    """
+    params = {**dict(rnn.named_parameters()), **weights}
+    shape = dict(
+        hidden_size=rnn.hidden_size, bias=rnn.bias,
+        nonlinearity=getattr(rnn, "nonlinearity", None),
+    )
+    lstm = isinstance(rnn, nn.LSTM)
+    states = []
+    for layer in range(rnn.num_layers):
+        if layer and rnn.training and rnn.dropout:
+            X = torch.nn.functional.dropout(X, rnn.dropout, training=True)
+        module = _one_direction(type(rnn), X.shape[-1], **shape)
+        outputs = []
+        for direction, suffix in enumerate(("", "_reverse")):
+            # this layer's and direction's weights, under a one-layer name
+            own = {
+                f"{kind}_l0": params[f"{kind}_l{layer}{suffix}"]
+                for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                if f"{kind}_l{layer}{suffix}" in params
+            }
+            index = 2 * layer + direction
+            initial = None if state is None else (
+                tuple(s[index : index + 1] for s in state) if lstm
+                else state[index : index + 1]
+            )
+            inputs = X if direction == 0 else reverse_within_lengths(X, lengths)
+            out, final = functional_call(module, own, (inputs, initial))
+            outputs.append(out if direction == 0 else reverse_within_lengths(out, lengths))
+            states.append(final)
+        X = torch.cat(outputs, dim=-1)
+    if lstm:
+        return X, tuple(torch.cat(parts) for parts in zip(*states))
+    return X, torch.cat(states)
 
 
 @functools.cache
