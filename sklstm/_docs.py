@@ -216,7 +216,7 @@ fit_plan_ : dict
     ``n_networks``, ``search`` (whether the inner search ran), ``work``
     (its estimated work) and ``budget``. The budget bounds the estimated
     work of a fit whose parameters are ``"auto"`` (the search, every
-    network, all epochs): ``52e6`` units, one unit a padded input step
+    network, all epochs): ``45e6`` units, one unit a padded input step
     through the convolutions or a quarter of one through the default
     recurrent layers, under a minute on a 2-core CPU. Parameters set
     to numbers are trained as set, whatever the budget.

@@ -66,12 +66,14 @@ def test_the_fit_plan_stays_within_the_budget():
             one = plan["epochs"] * work
             search = candidates * (_auto.SEARCH_FOLDS - 1) * one if plan["search"] else 0
             assert plan["work"] == search + plan["n_networks"] * one
-    # small data: everything; the search first, then as many networks as fit
+    # small data: everything; the ensemble first, then the search if it fits
     plan = _auto.fit_plan("auto", "auto", 2, 1_000, n_series=100)
     assert plan == {"epochs": 80, "n_networks": 5, "search": True,
                     "work": 2 * 2 * 80_000 + 5 * 80_000, "budget": budget}
     plan = _auto.fit_plan("auto", "auto", 2, budget // 80 // 7, n_series=100)
-    assert plan["search"] and plan["n_networks"] == 3  # 7 networks of room, 4 searched
+    assert not plan["search"] and plan["n_networks"] == 5  # 7 of room, 9 needed
+    plan = _auto.fit_plan("auto", "auto", 2, budget // 80 // 3, n_series=100)
+    assert not plan["search"] and plan["n_networks"] == 3
     # numbers are kept as set, even over the budget
     plan = _auto.fit_plan(200, 7, 0, budget, n_series=100)
     assert (plan["epochs"], plan["n_networks"]) == (200, 7) and plan["work"] > budget

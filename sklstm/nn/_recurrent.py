@@ -91,9 +91,10 @@ class RecurrentStack(nn.Module):
         """X: ``(batch, time, n_inputs)``; returns the outputs of the last
         layer ``(batch, time, num_hidden * num_directions)`` and the state.
 
-        With ``lengths`` and a bidirectional stack, each layer reads packed
-        sequences, so that the backward direction starts at each sequence's
-        last real step.
+        With ``lengths`` and a bidirectional stack, the backward direction
+        starts at each sequence's last real step: it reads each sequence
+        reversed within its length (in an ONNX export: packed sequences,
+        which the exported recurrent node takes with their lengths).
         """
         if len(self.layers) == 1:
             return self._run(self.layers[0], X, lengths, state)
@@ -140,14 +141,11 @@ class RecurrentStack(nn.Module):
             }
         if lengths is not None and rnn.bidirectional and not torch.onnx.is_in_onnx_export():
             return _bidirectional_within_lengths(rnn, weights, X, lengths, state)
-        packed = lengths is not None and rnn.bidirectional
+        packed = lengths is not None and rnn.bidirectional  # exporting to ONNX
         if packed:
             # an exported LSTM/GRU node takes its lengths in any order: no
             # sorting in the graph (the traced example's lengths are sorted)
-            X = pack_padded_sequence(
-                X, lengths.cpu(), batch_first=True,
-                enforce_sorted=torch.onnx.is_in_onnx_export(),
-            )
+            X = pack_padded_sequence(X, lengths.cpu(), batch_first=True, enforce_sorted=True)
         if weights:
             out, state = functional_call(rnn, weights, (X, state))
         else:
