@@ -20,6 +20,19 @@ from sklearn.utils import check_random_state
 from .._compat import Interval, validate_params
 
 
+def _constraints(**lowest):
+    """The parameter constraints of a generator: the counts named, each at
+    least its given value, and the shared ``noise`` and ``random_state``."""
+    return {
+        **{
+            name: [Interval(Integral, low, None, closed="left")]
+            for name, low in lowest.items()
+        },
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+
 def _smooth_shapes(rng, n_shapes, n_steps, n_waves=4):
     """``n_shapes`` smooth random curves of ``n_steps`` steps (sums of a few
     sines of random frequency and phase), each of unit standard deviation."""
@@ -43,13 +56,7 @@ def _warp(rng, curve, n_steps, max_shift):
 
 
 @validate_params(
-    {
-        "n_classes": [Interval(Integral, 2, None, closed="left")],
-        "n_per_class": [Interval(Integral, 1, None, closed="left")],
-        "n_steps": [Interval(Integral, 2, None, closed="left")],
-        "noise": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-    },
+    _constraints(n_classes=2, n_per_class=1, n_steps=2),
     prefer_skip_nested_validation=True,
 )
 def make_few_shot(n_classes=30, n_per_class=2, n_steps=500, *, noise=0.3,
@@ -93,14 +100,7 @@ def make_few_shot(n_classes=30, n_per_class=2, n_steps=500, *, noise=0.3,
 
 
 @validate_params(
-    {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_classes": [Interval(Integral, 2, None, closed="left")],
-        "min_length": [Interval(Integral, 2, None, closed="left")],
-        "max_length": [Interval(Integral, 2, None, closed="left")],
-        "noise": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-    },
+    _constraints(n_samples=1, n_classes=2, min_length=2, max_length=2),
     prefer_skip_nested_validation=True,
 )
 def make_ragged_lengths(n_samples=200, n_classes=5, min_length=30, max_length=300,
@@ -152,12 +152,7 @@ def make_ragged_lengths(n_samples=200, n_classes=5, min_length=30, max_length=30
 
 
 @validate_params(
-    {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_steps": [Interval(Integral, 10, None, closed="left")],
-        "noise": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-    },
+    _constraints(n_samples=1, n_steps=10),
     prefer_skip_nested_validation=True,
 )
 def make_bump_position(n_samples=300, n_steps=100, *, noise=0.1, random_state=None):
@@ -200,14 +195,7 @@ def make_bump_position(n_samples=300, n_steps=100, *, noise=0.1, random_state=No
 
 
 @validate_params(
-    {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_steps": [Interval(Integral, 2, None, closed="left")],
-        "pattern_length": [Interval(Integral, 2, None, closed="left")],
-        "n_classes": [Interval(Integral, 2, None, closed="left")],
-        "noise": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-    },
+    _constraints(n_samples=1, n_steps=2, pattern_length=2, n_classes=2),
     prefer_skip_nested_validation=True,
 )
 def make_hidden_pattern(n_samples=200, n_steps=1000, pattern_length=20, n_classes=2,
@@ -255,14 +243,7 @@ def make_hidden_pattern(n_samples=200, n_steps=1000, pattern_length=20, n_classe
 
 
 @validate_params(
-    {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_steps": [Interval(Integral, 2, None, closed="left")],
-        "n_channels": [Interval(Integral, 1, None, closed="left")],
-        "n_classes": [Interval(Integral, 2, None, closed="left")],
-        "noise": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-    },
+    _constraints(n_samples=1, n_steps=2, n_channels=1, n_classes=2),
     prefer_skip_nested_validation=True,
 )
 def make_informative_channel(n_samples=200, n_steps=100, n_channels=20, n_classes=3,
