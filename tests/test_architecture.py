@@ -693,3 +693,23 @@ def test_bfloat16_mixed_precision(ragged, Estimator):
         assert abs(est.score(X, y) - float32.score(X, y)) < 0.1
     with pytest.raises(ValueError, match="'precision' parameter"):
         Estimator(precision="float16").fit(X, y)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_bidirectional_ragged_outputs_are_those_of_packed_sequences(cell, num_layers):
+    """Each direction runs fused, the backward one on sequences reversed
+    within their lengths: at real steps, the outputs of packed sequences."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from sklstm.nn import RecurrentStack
+
+    torch.manual_seed(0)
+    stack = RecurrentStack(cell, 5, 7, num_layers, True, 0.0)
+    X, lengths = torch.randn(4, 11, 5), torch.tensor([11, 3, 7, 1])
+    with torch.no_grad():
+        out, _ = stack(X, lengths)
+        packed = pack_padded_sequence(X, lengths, batch_first=True, enforce_sorted=False)
+        expected, _ = pad_packed_sequence(stack.layers[0](packed)[0], batch_first=True)
+    real = torch.arange(11)[None] < lengths[:, None]
+    torch.testing.assert_close(out[real], expected[real], rtol=1e-5, atol=1e-6)
