@@ -20,8 +20,12 @@ CONV_TARGET = 64
 # conv_dilations="multiscale": the first block's dilations, powers of this base
 MULTISCALE_BASE = 2
 
-# conv_dilations="auto" ("multiscale" or one plain convolution) and
-# input_differences="auto" (0 or 1): whichever scores best in a
+# crop_fraction="auto": whole sequences or windows of at least this fraction
+CROP_FRACTION = 0.7
+
+# conv_dilations="auto" ("multiscale" or one plain convolution),
+# input_differences="auto" (0 or 1) and crop_fraction="auto" (1 or
+# CROP_FRACTION): whichever scores best in a
 # cross-validation of single networks with this many folds, where it fits in
 # the fit budget beside one network; the first candidate (plain, 0) elsewhere
 SEARCH_FOLDS = 3
@@ -118,7 +122,8 @@ def first_block_dilations(conv_dilations, typical, kernel_size, channels):
     return tuple(int(d) for d in dilations)
 
 
-def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, text):
+def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, text,
+                crop_fraction=None):
     """The candidates an inner cross-validation chooses among, for each
     parameter set to ``"auto"`` that has a choice here; the first value is
     the one kept on a tie, and where no search runs.
@@ -127,12 +132,16 @@ def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, te
     {'conv_dilations': [(1,), (1, 2, 4)], 'input_differences': [0, 1]}
     >>> search_grid("auto", 1, 0, (1, 2, 4), text=False)
     {}
+    >>> search_grid("auto", 1, 0, (1, 2, 4), text=False, crop_fraction="auto")
+    {'crop_fraction': [1.0, 0.7]}
     """
     grid = {}
     if is_auto(conv_dilations) and n_conv_layers and multiscale != (1,):
         grid["conv_dilations"] = [(1,), multiscale]
     if is_auto(input_differences) and not text:
         grid["input_differences"] = [0, 1]
+    if is_auto(crop_fraction) and not text:
+        grid["crop_fraction"] = [1.0, CROP_FRACTION]
     return grid
 
 
@@ -228,3 +237,4 @@ def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=Fa
         "work": int(spent + networks * one_network),
         "budget": FIT_BUDGET,
     }
+

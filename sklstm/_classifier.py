@@ -1,5 +1,7 @@
 """Many-to-one sequence classification."""
 
+from numbers import Real
+
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import (
@@ -8,7 +10,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ._compat import fit_context, StrOptions
+from ._compat import fit_context, Interval, StrOptions
 from ._base import _BaseSequenceEstimator
 from ._numeric_input import MANY_TO_ONE_CONSTRAINTS, _NumericInputMixin
 from ._docs import fill_doc
@@ -37,6 +39,16 @@ class SequenceClassifier(
         Weights of the classes in the loss, as in scikit-learn's
         classifiers: ``"balanced"`` weighs each class by
         ``n_samples / (n_classes * count)``.
+    crop_fraction : float in (0, 1] or "auto", default="auto"
+        Window slicing: below 1, each training pass reads a random window
+        of each sequence, at least this fraction of it long, so that a
+        few series per class teach the network shapes rather than the
+        series themselves (see :class:`~sklstm.nn.RandomCrop`); prediction
+        reads whole sequences. ``"auto"`` lets the inner search choose
+        between whole sequences and windows of at least 0.7, where the
+        search fits in the fit budget (whole sequences elsewhere). Windows
+        suit labels that most of a sequence shows (a shape, a gesture); set
+        1.0 where a label depends on every step (a count, a total).
 
     Attributes
     ----------
@@ -62,6 +74,9 @@ class SequenceClassifier(
         (``input_differences``, resolved for ``"auto"``).
     %(auto_search_attribute)s
     %(fit_plan_attribute)s
+    crop_fraction_ : float
+        The shortest training window, as a fraction of each sequence
+        (``crop_fraction``, resolved for ``"auto"``; 1.0: whole sequences).
     n_networks_ : int
         Number of networks whose predictions are averaged (``n_networks``,
         resolved for ``"auto"``).
@@ -101,6 +116,7 @@ class SequenceClassifier(
         **_BaseSequenceEstimator._parameter_constraints,
         **MANY_TO_ONE_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "crop_fraction": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="right")],
     }
     _ensemble_combine = "proba"
 
@@ -144,6 +160,7 @@ class SequenceClassifier(
         conv_pooling=None,
         n_networks="auto",
         class_weight=None,
+        crop_fraction="auto",
     ):
         self.cell = cell
         self.num_hidden = num_hidden
@@ -182,6 +199,7 @@ class SequenceClassifier(
         self.pooling = pooling
         self.conv_pooling = conv_pooling
         self.n_networks = n_networks
+        self.crop_fraction = crop_fraction
 
     def _stratify_validation(self, y):
         return torch.bincount(y).min() >= 2

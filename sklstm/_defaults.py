@@ -47,6 +47,7 @@ SHARED = {
     "conv_pooling": None,
     "n_networks": "auto",
     "class_weight": None,
+    "crop_fraction": "auto",
     "bptt": None,
 }
 

@@ -71,6 +71,7 @@ class _NumericInputMixin:
         "n_networks_": "n_networks_",
         "auto_search_": "auto_search_",
         "fit_plan_": "fit_plan_",
+        "crop_fraction_": "crop_fraction_",
     }
 
     # how an ensemble (n_networks) combines its networks' outputs; None for
@@ -144,7 +145,8 @@ class _NumericInputMixin:
     def _prepare_network(self, X, lengths, y, sample_weight):
         """Learn what a new network's shape depends on in the data: the
         input statistics (``standardize``) and every ``"auto"`` parameter,
-        the searched ones (``conv_dilations``, ``input_differences``) by
+        the searched ones (``conv_dilations``, ``input_differences``,
+        ``crop_fraction``) by
         :func:`~sklstm._search.inner_search`, its results kept as
         ``auto_search_`` (None when no search ran)."""
         text = hasattr(self, "vocabulary_")
@@ -166,7 +168,12 @@ class _NumericInputMixin:
             self.n_conv_layers_,
             _auto.multiscale_dilations(typical, self.conv_kernel_size, self.conv_channels),
             text,
+            getattr(self, "crop_fraction", None),
         )
+        if hasattr(self, "crop_fraction"):
+            # whole sequences until the search chooses
+            crop = self.crop_fraction
+            self.crop_fraction_ = 1.0 if _auto.is_auto(crop) else float(crop)
         self.fit_plan_ = self._fit_plan(X, grid)
         if self._ensemble_combine is not None:
             self.n_networks_ = self.fit_plan_["n_networks"]
@@ -212,9 +219,13 @@ class _NumericInputMixin:
         if lengths is not None:
             X_seq = [x[:n] for x, n in zip(X_seq, lengths.tolist())]
         y = y.cpu().numpy()
+        learned = {
+            name: getattr(self, f"{name}_")
+            for name in ("conv_dilations", "input_differences", "crop_fraction")
+            if hasattr(self, name)
+        }
         single = clone(self).set_params(
-            conv_dilations=self.conv_dilations_, input_differences=self.input_differences_,
-            n_networks=1, max_epochs=self._n_epochs(), callbacks=None, verbose=0,
+            **learned, n_networks=1, max_epochs=self._n_epochs(), callbacks=None, verbose=0,
             checkpoint_dir=None,
             warm_start=False, accelerator=None,
         )
@@ -275,6 +286,7 @@ class _NumericInputMixin:
             "conv_dilations": self.conv_dilations_,
             "locked_dropout": self.locked_dropout,
             "weight_dropout": self.weight_dropout,
+            "crop_fraction": getattr(self, "crop_fraction_", 1.0),
             **self._ensemble_params(),
         }
 

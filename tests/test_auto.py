@@ -126,7 +126,7 @@ def test_the_inner_search_is_visible_on_the_fitted_estimator(capsys):
     X[y == 1, 5:10] += 1
     clf = SequenceClassifier(
         num_hidden=4, max_epochs=2, input_differences="auto", n_networks=1,
-        random_state=0, verbose=1,
+        crop_fraction=1.0, random_state=0, verbose=1,
     ).fit(X, y)
     search = clf.auto_search_
     assert search["params"] == [{"input_differences": 0}, {"input_differences": 1}]

@@ -17,7 +17,7 @@ from ._input import Differences, NumericInput, Standardize, TokenEmbedding
 from ._network import NetworkOutputs, RecurrentNetwork
 from ._readout import Pooling, Readout
 from ._recurrent import RecurrentStack, low_precision_supported
-from ._regularization import ActivationPenalties, SequenceDropout
+from ._regularization import ActivationPenalties, RandomCrop, SequenceDropout
 
 __all__ = [
     "ActivationPenalties",
@@ -31,6 +31,7 @@ __all__ = [
     "NumericInput",
     "Pooling",
     "Readout",
+    "RandomCrop",
     "RecurrentNetwork",
     "RecurrentStack",
     "SequenceDropout",

@@ -10,7 +10,7 @@ from ._heads import LinearHead, TwoLevelSoftmaxHead
 from ._input import NumericInput, TokenEmbedding
 from ._readout import Readout
 from ._recurrent import CELLS, RecurrentStack
-from ._regularization import ActivationPenalties, SequenceDropout
+from ._regularization import ActivationPenalties, RandomCrop, SequenceDropout
 
 
 class RecurrentNetwork(nn.Module):
@@ -124,8 +124,16 @@ class RecurrentNetwork(nn.Module):
         Temporal activation regularisation (TAR): ``temporal_penalty`` times
         the mean square of the change of the last layer's outputs (before
         dropout) from one real step to the next.
+    crop_fraction : float, default=1.0
+        Below 1, training reads random windows of at least this fraction of
+        each sequence (:class:`RandomCrop`, window slicing), a new window at
+        each pass; evaluation reads whole sequences. It suits labels that a
+        large part of a sequence shows (a shape, a gesture), and suits
+        neither labels that depend on every step (a count) nor outputs per
+        step.
 
-    The parts, read in order (absent ones are None): ``inputs`` (a
+    The parts, read in order (absent ones are None): ``crop`` (a
+    :class:`RandomCrop`, training only), ``inputs`` (a
     :class:`NumericInput` or :class:`TokenEmbedding`), ``frontend`` (a
     :class:`ConvFrontEnd`), ``dropout``, ``rnn`` (a :class:`RecurrentStack`),
     ``readout`` (a :class:`Readout`, for one output per sequence),
@@ -220,13 +228,17 @@ class RecurrentNetwork(nn.Module):
         weight_dropout=0.0,
         activation_penalty=0.0,
         temporal_penalty=0.0,
+        crop_fraction=1.0,
     ):
         super().__init__()
         _check_options(cell, vocab_size, embedding_dropout, input_differences,
                        per_step, conv_layers, conv_stride, conv_kernel_size,
                        tie_weights, bidirectional)
+        if per_step and crop_fraction < 1:
+            raise ValueError("crop_fraction needs one output per sequence (per_step=False).")
         self.per_step = per_step
         self.bidirectional = bidirectional
+        self.crop = RandomCrop(crop_fraction) if crop_fraction < 1 else None
         self.softmax_cutoff = softmax_cutoff
         if vocab_size is not None:
             self.inputs = TokenEmbedding(
@@ -300,6 +312,8 @@ class RecurrentNetwork(nn.Module):
             in training with penalties, the penalty, for
             :meth:`training_loss`.
         """
+        if self.crop is not None:
+            X, lengths = self.crop(X, lengths)
         X = self.inputs(X)
         if self.frontend is not None:
             X, lengths = self.frontend(X, lengths)

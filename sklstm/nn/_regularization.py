@@ -1,6 +1,7 @@
 """Regularisers between the parts: dropout of whole sequences' features
 and the activation penalties of AWD-LSTM."""
 
+import torch
 from torch import nn
 
 from ._tensors import locked_dropout, masked_mean, step_mask
@@ -61,3 +62,66 @@ class ActivationPenalties(nn.Module):
             pairs = None if mask is None else mask[:, 1:]
             penalty = penalty + self.temporal * masked_mean(change, pairs)
         return penalty
+
+
+# the fractions a batch's windows draw from, evenly spaced
+_CROP_LEVELS = 8
+
+
+class RandomCrop(nn.Module):
+    """Window slicing (Le Guennec et al. 2016): in training, each sequence
+    is replaced by a random window of itself, a new one at each call.
+
+    A batch draws one fraction ``f`` from 8 evenly spaced values from
+    ``fraction`` to 1 (few distinct batch shapes, so that the kernels that
+    oneDNN compiles for a shape are reused); each
+    sequence keeps ``round(f * length)`` consecutive steps (at least one)
+    from a random start within its real steps. Equal-length batches stay
+    equal-length; ragged ones get the windows' lengths. In evaluation mode
+    it returns its inputs unchanged. It has no weights.
+
+    Parameters
+    ----------
+    fraction : float in (0, 1]
+        The shortest window, as a fraction of each sequence's length; 1
+        keeps whole sequences.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import RandomCrop
+    >>> crop = RandomCrop(0.5)
+    >>> X = torch.arange(10.0).reshape(1, 10, 1).repeat(3, 1, 1)
+    >>> windows, lengths = crop(X)
+    >>> lengths is None, 5 <= windows.shape[1] <= 10
+    (True, True)
+    >>> bool((windows.diff(dim=1) == 1).all())  # consecutive steps
+    True
+    >>> crop.eval()(X)[0] is X
+    True
+    """
+
+    def __init__(self, fraction):
+        super().__init__()
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction!r}.")
+        self.fraction = fraction
+
+    def forward(self, X, lengths=None):
+        """``(windows, lengths)``: the windows padded like ``X``, and their
+        lengths (None where ``lengths`` is None)."""
+        if not self.training or self.fraction >= 1:
+            return X, lengths
+        batch, n_steps = X.shape[:2]
+        level = int(torch.randint(_CROP_LEVELS, ()))
+        f = self.fraction + (1 - self.fraction) * level / (_CROP_LEVELS - 1)
+        real = (torch.full((batch,), n_steps, device=X.device) if lengths is None
+                else lengths.to(X.device))
+        kept = (real * f).round().long().clamp(min=1)
+        start = (torch.rand(batch, device=X.device) * (real - kept + 1)).long()
+        steps = torch.arange(int(kept.max()), device=X.device)
+        # past a window's end (padding), repeat its last step
+        index = start[:, None] + torch.minimum(steps[None], kept[:, None] - 1)
+        index = index.reshape(batch, -1, *([1] * (X.ndim - 2))).expand(-1, -1, *X.shape[2:])
+        windows = X.gather(1, index)
+        return windows, None if lengths is None else kept.to(lengths.device)
