@@ -59,6 +59,10 @@ def _split(X, y, n_train):
 # name -> (make train+test data, number of training series, regression?)
 SYNTHETIC = {
     "few-shot": (lambda: make_few_shot(30, 4, 400, random_state=0), 60, False),
+    # added after crop_fraction="auto" was fixed, to judge it out of sample
+    "few-shot-long": (
+        lambda: make_few_shot(20, 6, 1000, noise=0.5, random_state=1), 60, False
+    ),
     "ragged": (lambda: make_ragged_lengths(400, 5, 30, 300, random_state=0), 200, False),
     "hidden-pattern": (
         lambda: make_hidden_pattern(300, 800, 20, 2, random_state=0), 150, False

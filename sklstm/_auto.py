@@ -20,12 +20,8 @@ CONV_TARGET = 64
 # conv_dilations="multiscale": the first block's dilations, powers of this base
 MULTISCALE_BASE = 2
 
-# crop_fraction="auto": whole sequences or windows of at least this fraction
-CROP_FRACTION = 0.7
-
-# conv_dilations="auto" ("multiscale" or one plain convolution),
-# input_differences="auto" (0 or 1) and crop_fraction="auto" (1 or
-# CROP_FRACTION): whichever scores best in a
+# conv_dilations="auto" ("multiscale" or one plain convolution) and
+# input_differences="auto" (0 or 1): whichever scores best in a
 # cross-validation of single networks with this many folds, where it fits in
 # the fit budget beside one network; the first candidate (plain, 0) elsewhere
 SEARCH_FOLDS = 3
@@ -122,8 +118,7 @@ def first_block_dilations(conv_dilations, typical, kernel_size, channels):
     return tuple(int(d) for d in dilations)
 
 
-def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, text,
-                crop_fraction=None):
+def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, text):
     """The candidates an inner cross-validation chooses among, for each
     parameter set to ``"auto"`` that has a choice here; the first value is
     the one kept on a tie, and where no search runs.
@@ -132,16 +127,12 @@ def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, te
     {'conv_dilations': [(1,), (1, 2, 4)], 'input_differences': [0, 1]}
     >>> search_grid("auto", 1, 0, (1, 2, 4), text=False)
     {}
-    >>> search_grid("auto", 1, 0, (1, 2, 4), text=False, crop_fraction="auto")
-    {'crop_fraction': [1.0, 0.7]}
     """
     grid = {}
     if is_auto(conv_dilations) and n_conv_layers and multiscale != (1,):
         grid["conv_dilations"] = [(1,), multiscale]
     if is_auto(input_differences) and not text:
         grid["input_differences"] = [0, 1]
-    if is_auto(crop_fraction) and not text:
-        grid["crop_fraction"] = [1.0, CROP_FRACTION]
     return grid
 
 
@@ -238,3 +229,28 @@ def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=Fa
         "budget": FIT_BUDGET,
     }
 
+
+
+# crop_fraction="auto": training reads random windows of at least
+# CROP_FRACTION of each sequence where the median class has at most
+# FEW_PER_CLASS training sequences (the few-shot case, in which networks
+# memorise their training series), whole sequences elsewhere
+CROP_FRACTION = 0.7
+FEW_PER_CLASS = 3
+
+
+def crop_fraction(crop_fraction, y):
+    """``crop_fraction``, resolved for ``"auto"`` from the encoded labels
+    ``y``: ``CROP_FRACTION`` where the median class has at most
+    ``FEW_PER_CLASS`` sequences, else 1 (whole sequences).
+
+    >>> crop_fraction("auto", [0, 0, 1, 1, 2, 2]), crop_fraction("auto", [0] * 4 + [1] * 4)
+    (0.7, 1.0)
+    >>> crop_fraction(0.5, [0, 1])
+    0.5
+    """
+    if not is_auto(crop_fraction):
+        return float(crop_fraction)
+    counts = np.bincount(np.asarray(y, dtype=int))
+    few = np.median(counts[counts > 0]) <= FEW_PER_CLASS
+    return CROP_FRACTION if few else 1.0

@@ -44,11 +44,11 @@ class SequenceClassifier(
         of each sequence, at least this fraction of it long, so that a
         few series per class teach the network shapes rather than the
         series themselves (see :class:`~sklstm.nn.RandomCrop`); prediction
-        reads whole sequences. ``"auto"`` lets the inner search choose
-        between whole sequences and windows of at least 0.7, where the
-        search fits in the fit budget (whole sequences elsewhere). Windows
-        suit labels that most of a sequence shows (a shape, a gesture); set
-        1.0 where a label depends on every step (a count, a total).
+        reads whole sequences. ``"auto"`` crops to at least 0.7 where the
+        median class has at most 3 training sequences, and keeps whole
+        sequences elsewhere. Windows suit labels that most of a sequence
+        shows (a shape, a gesture); set 1.0 where a label depends on every
+        step (a count, a total).
 
     Attributes
     ----------

@@ -145,8 +145,7 @@ class _NumericInputMixin:
     def _prepare_network(self, X, lengths, y, sample_weight):
         """Learn what a new network's shape depends on in the data: the
         input statistics (``standardize``) and every ``"auto"`` parameter,
-        the searched ones (``conv_dilations``, ``input_differences``,
-        ``crop_fraction``) by
+        the searched ones (``conv_dilations``, ``input_differences``) by
         :func:`~sklstm._search.inner_search`, its results kept as
         ``auto_search_`` (None when no search ran)."""
         text = hasattr(self, "vocabulary_")
@@ -168,12 +167,9 @@ class _NumericInputMixin:
             self.n_conv_layers_,
             _auto.multiscale_dilations(typical, self.conv_kernel_size, self.conv_channels),
             text,
-            getattr(self, "crop_fraction", None),
         )
         if hasattr(self, "crop_fraction"):
-            # whole sequences until the search chooses
-            crop = self.crop_fraction
-            self.crop_fraction_ = 1.0 if _auto.is_auto(crop) else float(crop)
+            self.crop_fraction_ = _auto.crop_fraction(self.crop_fraction, y.cpu().numpy())
         self.fit_plan_ = self._fit_plan(X, grid)
         if self._ensemble_combine is not None:
             self.n_networks_ = self.fit_plan_["n_networks"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sklstm import SequenceClassifier, load, save
-from sklstm._auto import CROP_FRACTION, search_grid
+from sklstm._auto import CROP_FRACTION, FEW_PER_CLASS, crop_fraction
 from sklstm.datasets import make_few_shot
 from sklstm.nn import RandomCrop, RecurrentNetwork
 
@@ -86,10 +86,12 @@ def test_the_network_crops_in_training_only():
         RecurrentNetwork(per_step=True, crop_fraction=0.5)
 
 
-def test_auto_adds_windows_to_the_inner_search():
-    grid = search_grid("auto", 1, 2, (1, 2), text=False, crop_fraction="auto")
-    assert grid == {"conv_dilations": [(1,), (1, 2)], "crop_fraction": [1.0, CROP_FRACTION]}
-    assert search_grid((1,), 1, 2, (1, 2), text=False, crop_fraction=0.5) == {}
+def test_auto_crops_where_classes_have_few_examples():
+    few = np.repeat(np.arange(20), FEW_PER_CLASS)
+    many = np.repeat(np.arange(3), FEW_PER_CLASS + 1)
+    assert crop_fraction("auto", few) == CROP_FRACTION
+    assert crop_fraction("auto", many) == 1.0
+    assert crop_fraction(0.4, few) == 0.4
 
 
 @pytest.fixture(scope="module")
@@ -115,16 +117,16 @@ def test_the_classifier_takes_crop_fraction(few_shot, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X_test), clf.predict_proba(X_test))
 
 
-def test_auto_is_chosen_by_the_inner_search(few_shot):
-    X, y, _, _ = few_shot
-    clf = SequenceClassifier(num_hidden=8, max_epochs=2, random_state=0).fit(X, y)
-    assert clf.fit_plan_["search"]
-    tried = [p["crop_fraction"] for p in clf.auto_search_["params"]]
-    assert sorted(set(tried)) == [CROP_FRACTION, 1.0]
-    assert clf.crop_fraction_ == clf.auto_search_["best_params"]["crop_fraction"]
-    # too few sequences for the search: whole sequences
-    small = SequenceClassifier(num_hidden=8, max_epochs=2, random_state=0).fit(X[:5], y[:5])
-    assert not small.fit_plan_["search"] and small.crop_fraction_ == 1.0
+def test_auto_windows_few_shot_data_only(few_shot):
+    X, y, _, _ = few_shot  # two series a class
+    fast = dict(num_hidden=8, max_epochs=2, n_networks=1, conv_dilations=(1,),
+                random_state=0)
+    clf = SequenceClassifier(**fast).fit(X, y)
+    assert clf.crop_fraction_ == CROP_FRACTION
+    assert clf.net_.module_.crop.fraction == CROP_FRACTION
+    many = np.repeat(np.arange(2), 8)
+    clf = SequenceClassifier(**fast).fit(np.resize(X, (16, X.shape[1])), many)
+    assert clf.crop_fraction_ == 1.0 and clf.net_.module_.crop is None
 
 
 @pytest.mark.parametrize("bad", [0, 1.5, -0.2, "half"])

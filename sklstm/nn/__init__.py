@@ -1,7 +1,8 @@
 """The PyTorch modules behind the sklstm estimators, one small part per job.
 
 They are public so that they can be reused in plain PyTorch or skorch code.
-A :class:`RecurrentNetwork` reads as its parts: the input stage
+A :class:`RecurrentNetwork` reads as its parts: in training, random
+windows of the sequences (:class:`RandomCrop`, when asked for); the input stage
 (:class:`NumericInput` or :class:`TokenEmbedding`), the convolutional
 front-end (:class:`ConvFrontEnd`), the recurrent layers
 (:class:`RecurrentStack`), the readout (:class:`Readout`), the activation

@@ -72,13 +72,13 @@ class RandomCrop(nn.Module):
     """Window slicing (Le Guennec et al. 2016): in training, each sequence
     is replaced by a random window of itself, a new one at each call.
 
-    A batch draws one fraction ``f`` from 8 evenly spaced values from
-    ``fraction`` to 1 (few distinct batch shapes, so that the kernels that
-    oneDNN compiles for a shape are reused); each
-    sequence keeps ``round(f * length)`` consecutive steps (at least one)
-    from a random start within its real steps. Equal-length batches stay
-    equal-length; ragged ones get the windows' lengths. In evaluation mode
-    it returns its inputs unchanged. It has no weights.
+    A batch draws one fraction ``f`` among 8 evenly spaced values from
+    ``fraction`` to 1 (few distinct batch shapes, so that the kernels
+    compiled for a shape are reused); each sequence keeps
+    ``round(f * length)`` consecutive steps (at least one) from a random
+    start within its real steps. Equal-length batches stay equal-length;
+    ragged ones get the windows' lengths. In evaluation mode it returns its
+    inputs unchanged. It has no weights.
 
     Parameters
     ----------
