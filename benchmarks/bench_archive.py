@@ -38,6 +38,9 @@ from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
 from aeon.datasets import load_classification, load_regression
 from aeon.regression.convolution_based import RocketRegressor
 from sklearn.base import clone
+from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.metrics import root_mean_squared_error
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
@@ -77,11 +80,22 @@ def timed_fit_score(model, X, y, X_test, y_test, regression):
 
 def peers(name, regression):
     if regression:
-        return {"RocketRegressor": RocketRegressor(random_state=0, n_jobs=1)}
+        return {
+            "RocketRegressor": RocketRegressor(random_state=0, n_jobs=1),
+            # a linear model on the raw values (equal-length series)
+            "RidgeCV": make_pipeline(
+                FunctionTransformer(_flatten), RidgeCV(alphas=np.logspace(-3, 3, 13))
+            ),
+        }
     return {
         "1NN-DTW": KNeighborsTimeSeriesClassifier(distance="dtw", n_neighbors=1),
         "MiniRocket": MiniRocketClassifier(random_state=0, n_jobs=1),
     }
+
+
+def _flatten(X):
+    """aeon's (n, channels, steps) as one row of values per series."""
+    return np.asarray(X).reshape(len(X), -1)
 
 
 def sklstm_model(regression, params):

@@ -37,6 +37,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from bench_archive import peers, sklstm_model, timed_fit_score
 from sklstm.datasets import (
+    make_band_spectra,
     make_bump_position,
     make_few_shot,
     make_hidden_pattern,
@@ -71,6 +72,7 @@ SYNTHETIC = {
         lambda: make_informative_channel(300, 100, 20, 3, random_state=0)[:2], 150, False
     ),
     "bump-position": (lambda: make_bump_position(400, 100, random_state=0), 200, True),
+    "band-spectra": (lambda: make_band_spectra(300, 100, random_state=0), 200, True),
 }
 POOL = AEON_CLASSIFICATION + AEON_REGRESSION + list(SYNTHETIC)
 

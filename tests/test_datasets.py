@@ -33,6 +33,7 @@ def test_bad_parameters():
 # -- the synthetic stress sets ------------------------------------------------
 
 from sklstm.datasets import (  # noqa: E402
+    make_band_spectra,
     make_bump_position,
     make_few_shot,
     make_hidden_pattern,
@@ -51,7 +52,7 @@ def _nearest_neighbour_accuracy(X, y):
 @pytest.mark.parametrize(
     "make",
     [make_few_shot, make_ragged_lengths, make_bump_position, make_hidden_pattern,
-     make_informative_channel],
+     make_informative_channel, make_band_spectra],
 )
 def test_stress_sets_are_reproducible(make):
     first, second = make(random_state=3), make(random_state=3)
@@ -92,6 +93,22 @@ def test_bump_position_is_where_the_maximum_is():
     # pooled over time, the series say nothing about the target
     for pooled in (X.mean(axis=1), X.max(axis=1)):
         assert abs(np.corrcoef(pooled, y)[0, 1]) < 0.2
+
+
+def test_band_spectra_are_linear_in_two_bands():
+    from sklearn.linear_model import Ridge
+
+    X, y = make_band_spectra(n_samples=400, n_steps=100, random_state=0)
+    assert X.shape == (400, 100) and y.shape == (400,)
+    # a linear model on the raw values explains most of the target ...
+    fit = Ridge(alpha=1e-3).fit(X[:300], y[:300])
+    residual = y[300:] - fit.predict(X[300:])
+    assert residual.std() < 0.3 * y[300:].std()
+    # ... which pooling over time hides
+    for pooled in (X.mean(axis=1), X.max(axis=1)):
+        assert abs(np.corrcoef(pooled, y)[0, 1]) < 0.5
+    with pytest.raises(ValueError, match="n_bands"):
+        make_band_spectra(n_bands=4)
 
 
 def test_hidden_pattern_is_short_and_anywhere():

@@ -4,6 +4,7 @@ from ._bit_counting import make_bit_counting
 from ._ptb import get_data_home, load_ptb
 from ._sequences import make_echo, make_parity, make_sine
 from ._stress import (
+    make_band_spectra,
     make_bump_position,
     make_few_shot,
     make_hidden_pattern,
@@ -14,6 +15,7 @@ from ._stress import (
 __all__ = [
     "get_data_home",
     "load_ptb",
+    "make_band_spectra",
     "make_bit_counting",
     "make_bump_position",
     "make_echo",

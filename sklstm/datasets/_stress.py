@@ -5,6 +5,8 @@ defaults can fail on data they were not chosen on.
 - :func:`make_ragged_lengths`: lengths that vary tenfold within one set;
 - :func:`make_bump_position`: a regression target that is the *position* of
   a bump, which pooling over time throws away;
+- :func:`make_band_spectra`: regression on smooth spectra, linear in the
+  heights of two bands at fixed places;
 - :func:`make_hidden_pattern`: a short pattern anywhere in a long series;
 - :func:`make_informative_channel`: one informative channel among many.
 
@@ -192,6 +194,59 @@ def make_bump_position(n_samples=300, n_steps=100, *, noise=0.1, random_state=No
     t = np.arange(n_steps)[None, :] / n_steps
     X = height * np.exp(-0.5 * ((t - y[:, None]) / width) ** 2)
     return X + noise * rng.normal(size=X.shape), y
+
+
+@validate_params(
+    _constraints(n_samples=1, n_steps=10, n_bands=5),
+    prefer_skip_nested_validation=True,
+)
+def make_band_spectra(n_samples=300, n_steps=100, n_bands=6, *, noise=0.01,
+                      random_state=None):
+    """Regression on smooth spectra: the target is a linear function of the
+    heights of two bands at fixed places, under a varying baseline.
+
+    Each series is a sum of ``n_bands`` Gaussian bands at fixed centres and
+    widths (the same for every series; random heights), plus a baseline
+    offset and slope of its own, plus noise. The target is ``10 * h2 - 5 *
+    h4`` (the heights of the third and fifth bands) plus noise of standard
+    deviation 0.1, as chemometric targets (a fat or moisture content) are
+    linear in the absorbance at a few wavelengths. A linear model on the
+    raw values finds it; a readout that pools over time (mean, max) mixes
+    the bands.
+
+    Parameters
+    ----------
+    n_samples : int, default=300
+    n_steps : int, default=100
+    n_bands : int, default=6
+        At least 5 (the target reads the third and fifth).
+    noise : float, default=0.01
+        Standard deviation of the Gaussian noise on every step.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_steps)
+    y : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from sklstm.datasets import make_band_spectra
+    >>> X, y = make_band_spectra(n_samples=4, random_state=0)
+    >>> X.shape, y.shape
+    ((4, 100), (4,))
+    """
+    rng = check_random_state(random_state)
+    t = np.linspace(0, 1, n_steps)
+    centres = rng.uniform(0.1, 0.9, n_bands)
+    widths = rng.uniform(0.03, 0.1, n_bands)
+    heights = rng.lognormal(0, 0.5, (n_samples, n_bands))
+    bands = np.exp(-(((t[None] - centres[:, None]) / widths[:, None]) ** 2))
+    X = heights @ bands
+    X += 0.5 * rng.normal(size=(n_samples, 1)) + rng.normal(size=(n_samples, 1)) * t
+    X += noise * rng.normal(size=X.shape)
+    y = 10 * heights[:, 2] - 5 * heights[:, 4] + 0.1 * rng.normal(size=n_samples)
+    return X, y
 
 
 @validate_params(
