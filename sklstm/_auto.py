@@ -254,3 +254,26 @@ def crop_fraction(crop_fraction, y):
     counts = np.bincount(np.asarray(y, dtype=int))
     few = np.median(counts[counts > 0]) <= FEW_PER_CLASS
     return CROP_FRACTION if few else 1.0
+
+
+def describe_plan(plan, crop_fraction=None):
+    """The fit plan (and the training windows, where the estimator has
+    them) in one line, as a verbose fit prints it.
+
+    >>> plan = fit_plan("auto", "auto", 2, 20_000, n_series=100)
+    >>> print(describe_plan(plan, crop_fraction=0.7))
+    80 epochs, 5 networks, inner search: yes, training windows: at least 0.7 of
+    each series; estimated work 14.4 M units of the 45.0 M budget
+    """
+    parts = [
+        f"{plan['epochs']} epochs",
+        f"{plan['n_networks']} network{'s' if plan['n_networks'] > 1 else ''}",
+        f"inner search: {'yes' if plan['search'] else 'no'}",
+    ]
+    if crop_fraction is not None:
+        parts.append(
+            "training windows: whole series" if crop_fraction >= 1
+            else f"training windows: at least {crop_fraction:g} of each series"
+        )
+    return (f"{', '.join(parts)}; estimated work {plan['work'] / 1e6:.1f} M units "
+            f"of the {plan['budget'] / 1e6:.1f} M budget")

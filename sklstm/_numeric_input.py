@@ -171,6 +171,9 @@ class _NumericInputMixin:
         if hasattr(self, "crop_fraction"):
             self.crop_fraction_ = _auto.crop_fraction(self.crop_fraction, y.cpu().numpy())
         self.fit_plan_ = self._fit_plan(X, grid)
+        if self.verbose:
+            print(f"[{type(self).__name__}] fit plan: "
+                  + _auto.describe_plan(self.fit_plan_, getattr(self, "crop_fraction_", None)))
         if self._ensemble_combine is not None:
             self.n_networks_ = self.fit_plan_["n_networks"]
         self.auto_search_ = None

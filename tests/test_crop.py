@@ -134,3 +134,13 @@ def test_crop_fraction_is_validated(few_shot, bad):
     X, y, _, _ = few_shot
     with pytest.raises(ValueError, match="crop_fraction"):
         SequenceClassifier(crop_fraction=bad, max_epochs=1).fit(X, y)
+
+
+def test_a_verbose_fit_states_the_plan_and_the_windows(few_shot, capsys):
+    X, y, _, _ = few_shot
+    clf = SequenceClassifier(num_hidden=8, max_epochs=2, n_networks=2, conv_dilations=(1,),
+                             random_state=0, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert ("[SequenceClassifier] fit plan: 2 epochs, 2 networks, inner search: no, "
+            f"training windows: at least {CROP_FRACTION:g} of each series") in out
+    assert f"estimated work {clf.fit_plan_['work'] / 1e6:.1f} M units" in out
