@@ -8,6 +8,10 @@ chosen.
 
 import numpy as np
 
+# summary_points="auto" (the regressor): the inner search chooses between no
+# summary path and one over this many resampled points
+SUMMARY_POINTS = 64
+
 # max_epochs="auto": this many epochs, fewer where the fit budget says so
 AUTO_EPOCHS = 80
 
@@ -118,7 +122,8 @@ def first_block_dilations(conv_dilations, typical, kernel_size, channels):
     return tuple(int(d) for d in dilations)
 
 
-def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, text):
+def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, text,
+                summary_points=None):
     """The candidates an inner cross-validation chooses among, for each
     parameter set to ``"auto"`` that has a choice here; the first value is
     the one kept on a tie, and where no search runs.
@@ -133,6 +138,8 @@ def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, te
         grid["conv_dilations"] = [(1,), multiscale]
     if is_auto(input_differences) and not text:
         grid["input_differences"] = [0, 1]
+    if is_auto(summary_points) and not text:
+        grid["summary_points"] = [0, SUMMARY_POINTS]
     return grid
 
 

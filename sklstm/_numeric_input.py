@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import ParameterGrid
 
 from . import _auto
@@ -16,6 +17,7 @@ from ._data import check_sequences, feature_stats, pad_sequences
 from ._net import PRECISIONS
 from ._search import inner_search, search_folds
 from .nn import Differences
+from .nn._heads import resample
 from .nn._readout import CONV_POOLINGS, POOLINGS
 from .preprocessing._vocabulary import Vocabulary, is_text
 
@@ -72,6 +74,7 @@ class _NumericInputMixin:
         "auto_search_": "auto_search_",
         "fit_plan_": "fit_plan_",
         "crop_fraction_": "crop_fraction_",
+        "summary_points_": "summary_points_",
     }
 
     # how an ensemble (n_networks) combines its networks' outputs; None for
@@ -167,7 +170,11 @@ class _NumericInputMixin:
             self.n_conv_layers_,
             _auto.multiscale_dilations(typical, self.conv_kernel_size, self.conv_channels),
             text,
+            getattr(self, "summary_points", None),
         )
+        if hasattr(self, "summary_points"):
+            points = self.summary_points
+            self.summary_points_ = 0 if _auto.is_auto(points) or text else int(points)
         if hasattr(self, "crop_fraction"):
             self.crop_fraction_ = _auto.crop_fraction(self.crop_fraction, y.cpu().numpy())
         self.fit_plan_ = self._fit_plan(X, grid)
@@ -184,6 +191,9 @@ class _NumericInputMixin:
         self._input_stats = None
         if not text:
             self._check_scale(X, lengths)
+        self._summary = None
+        if getattr(self, "summary_points_", 0):
+            self._summary = self._fit_summary(X, lengths, y, sample_weight)
 
     def _fit_plan(self, X, grid):
         """:func:`~sklstm._auto.fit_plan` for this fit: its epochs, networks
@@ -220,7 +230,8 @@ class _NumericInputMixin:
         y = y.cpu().numpy()
         learned = {
             name: getattr(self, f"{name}_")
-            for name in ("conv_dilations", "input_differences", "crop_fraction")
+            for name in ("conv_dilations", "input_differences", "crop_fraction",
+                         "summary_points")
             if hasattr(self, name)
         }
         single = clone(self).set_params(
@@ -233,6 +244,23 @@ class _NumericInputMixin:
             sample_weight=None if sample_weight is None else sample_weight.numpy(),
             verbose=self.verbose,
         )
+
+    def _fit_summary(self, X, lengths, y, sample_weight):
+        """The summary path's weights: a ridge regression (alphas chosen by
+        :class:`~sklearn.linear_model.RidgeCV`'s leave-one-out error) of
+        the training targets on the standardised inputs resampled at
+        ``summary_points_`` positions."""
+        if self.input_differences_:
+            X = Differences(self.input_differences_, self.difference_lag)(X)
+        if self._input_stats is not None:
+            mean, scale = self._input_stats
+            X = (X - torch.as_tensor(mean, dtype=X.dtype)) / torch.as_tensor(scale, dtype=X.dtype)
+        Z = resample(X.float(), lengths, self.summary_points_).flatten(1).numpy()
+        ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(
+            Z.astype(np.float64), y.cpu().numpy().astype(np.float64),
+            sample_weight=None if sample_weight is None else sample_weight.numpy(),
+        )
+        return np.atleast_2d(ridge.coef_), np.atleast_1d(ridge.intercept_)
 
     def _check_scale(self, X, lengths):
         """``standardize``'s statistics (of each feature and, with
@@ -286,6 +314,9 @@ class _NumericInputMixin:
             "locked_dropout": self.locked_dropout,
             "weight_dropout": self.weight_dropout,
             "crop_fraction": getattr(self, "crop_fraction_", 1.0),
+            "summary_points": getattr(self, "summary_points_", 0),
+            "summary_weight": (getattr(self, "_summary", None) or (None, None))[0],
+            "summary_bias": (getattr(self, "_summary", None) or (None, None))[1],
             **self._ensemble_params(),
         }
 

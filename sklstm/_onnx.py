@@ -87,7 +87,8 @@ def _fold_input_scaling(network):
     for net in getattr(network, "networks", [network]):
         layer = net.rnn.layers[0]
         scaler = getattr(net.inputs, "scaler", None)
-        if scaler is None or net.frontend is not None or not layer.bias:
+        # (the summary path reads the standardised input too)
+        if scaler is None or net.frontend is not None or not layer.bias or net.summary is not None:
             continue
         mean, scale = scaler.mean.double(), scaler.scale.double()
         with torch.no_grad():

@@ -1,11 +1,13 @@
 """Sequence regression: one value (or several) per sequence."""
 
+from numbers import Integral
+
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
-from ._compat import fit_context
+from ._compat import fit_context, Interval, StrOptions
 from ._base import _BaseSequenceEstimator
 from ._numeric_input import MANY_TO_ONE_CONSTRAINTS, _NumericInputMixin
 from ._docs import fill_doc
@@ -28,6 +30,18 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         Train on targets standardised to zero mean and unit variance (as
         :class:`~sklearn.gaussian_process.GaussianProcessRegressor` does);
         predictions are mapped back to the original scale.
+    summary_points : int or "auto", default=0
+        When at least 2, a linear path from each input sequence, resampled
+        at this many evenly spaced positions, to the outputs, beside the
+        network (see :class:`~sklstm.nn.SummaryPath`): it keeps where along
+        a series a value sits, which pooling over time throws away. Its
+        weights are a ridge regression of the targets on the resampled
+        (standardised) inputs, fitted before the network, which then
+        learns what the ridge leaves. 0 (the default) leaves it out;
+        ``"auto"`` lets the inner search choose between 0 and 64, where the
+        search fits in the fit budget (0 elsewhere). Try ``"auto"`` where
+        the target depends on values at fixed places (spectra, aligned
+        profiles).
 
     Attributes
     ----------
@@ -77,6 +91,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         **_BaseSequenceEstimator._parameter_constraints,
         **MANY_TO_ONE_CONSTRAINTS,
         "normalize_y": ["boolean"],
+        "summary_points": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
     }
     _ensemble_combine = "mean"
     # in saved files: how targets were scaled for training
@@ -124,6 +139,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         conv_pooling=None,
         n_networks="auto",
         normalize_y=True,
+        summary_points=0,
     ):
         self.cell = cell
         self.num_hidden = num_hidden
@@ -161,6 +177,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         self.pooling = pooling
         self.conv_pooling = conv_pooling
         self.n_networks = n_networks
+        self.summary_points = summary_points
         self.normalize_y = normalize_y
 
     @fit_context(prefer_skip_nested_validation=True)

@@ -82,7 +82,7 @@ def test_the_network_crops_in_training_only():
     plain.train(), cropped.train()
     torch.manual_seed(1)
     assert not torch.allclose(plain(X, lengths), cropped(X, lengths))
-    with pytest.raises(ValueError, match="crop_fraction needs one output per sequence"):
+    with pytest.raises(ValueError, match="crop_fraction and summary_points need one output"):
         RecurrentNetwork(per_step=True, crop_fraction=0.5)
 
 

@@ -13,7 +13,7 @@ side by side.
 
 from ._conv import ConvBlock, ConvFrontEnd, DilatedConvs
 from ._ensemble import NetworkEnsemble
-from ._heads import LinearHead, TwoLevelSoftmaxHead
+from ._heads import LinearHead, SummaryPath, TwoLevelSoftmaxHead
 from ._input import Differences, NumericInput, Standardize, TokenEmbedding
 from ._network import NetworkOutputs, RecurrentNetwork
 from ._readout import Pooling, Readout
@@ -37,6 +37,7 @@ __all__ = [
     "RecurrentStack",
     "SequenceDropout",
     "Standardize",
+    "SummaryPath",
     "TokenEmbedding",
     "TwoLevelSoftmaxHead",
     "low_precision_supported",

@@ -1,6 +1,7 @@
 """Output layers: a linear head whose evaluation does not depend on the
 batch, and the two-level softmax of language models with its loss."""
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -167,3 +168,87 @@ class TwoLevelSoftmaxHead(LinearHead):
             tail = self._tail_log_proba(features[in_tail])
             log_lik = log_lik + tail.gather(1, (target[in_tail] - k)[:, None]).sum()
         return -log_lik / max(len(target), 1)
+
+
+def resample(X, lengths, n_points):
+    """``(batch, n_points, features)``: each sequence of ``X`` at
+    ``n_points`` evenly spaced positions from its first real step to its
+    last (linear interpolation); padding is never read.
+
+    >>> import torch
+    >>> X = torch.tensor([[[0.0], [1.0], [2.0], [3.0], [4.0]],
+    ...                   [[0.0], [2.0], [4.0], [9.0], [9.0]]])
+    >>> resample(X, torch.tensor([5, 3]), 3)[..., 0]
+    tensor([[0., 2., 4.],
+            [0., 2., 4.]])
+    """
+    batch, n_steps = X.shape[:2]
+    last = (torch.full((batch,), n_steps - 1, device=X.device) if lengths is None
+            else lengths.to(X.device) - 1).to(X.dtype)
+    grid = torch.linspace(0, 1, n_points, device=X.device, dtype=X.dtype)
+    position = grid[None] * last[:, None]
+    left = position.floor().long()
+    right = torch.minimum(left + 1, last.long()[:, None])
+    weight = (position - left.to(X.dtype))[..., None]
+
+    def at(index):
+        return X.gather(1, index[..., None].expand(-1, -1, X.shape[2]))
+
+    return at(left) * (1 - weight) + at(right) * weight
+
+
+class SummaryPath(nn.Module):
+    """A fixed linear path from a summary of each sequence to the outputs,
+    added to the head's: it keeps *where* along a sequence a value sits,
+    which pooling over time throws away, as a linear model on the raw
+    values does.
+
+    Each sequence's real steps are resampled at ``n_points`` evenly spaced
+    positions (:func:`resample`), so that sequences of any length give the
+    same summary and padding is never read. The weights are buffers, not
+    trained: the estimator fits them in closed form (a ridge regression)
+    before the network trains, and the network learns what they leave.
+
+    Parameters
+    ----------
+    n_features : int
+        Features per step of the sequences it reads.
+    n_points : int
+        Resampled positions per sequence (at least 2).
+    n_outputs : int
+    weight : array-like of shape (n_outputs, n_points * n_features) or None
+        None: zeros (the path adds nothing), until a state dict fills them.
+    bias : array-like of shape (n_outputs,) or None
+    exact_eval : bool, default=True
+        In evaluation mode, compute in float64 and round once (see
+        :class:`LinearHead`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import SummaryPath
+    >>> path = SummaryPath(1, 3, 1, weight=[[0.0, 1.0, 0.0]], bias=[0.5])
+    >>> path(torch.tensor([[[0.0], [1.0], [2.0], [3.0], [4.0]]]))  # middle + 0.5
+    tensor([[2.5000]])
+    """
+
+    def __init__(self, n_features, n_points, n_outputs, weight=None, bias=None,
+                 exact_eval=True):
+        super().__init__()
+        if n_points < 2:
+            raise ValueError(f"n_points must be at least 2, got {n_points}.")
+        self.n_points = n_points
+        self.exact_eval = exact_eval
+        size = n_features * n_points
+        weight = torch.zeros(n_outputs, size) if weight is None else torch.as_tensor(
+            np.asarray(weight, dtype=np.float32)).reshape(n_outputs, size)
+        bias = torch.zeros(n_outputs) if bias is None else torch.as_tensor(
+            np.asarray(bias, dtype=np.float32)).reshape(n_outputs)
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias)
+
+    def forward(self, X, lengths=None):
+        features = resample(X, lengths, self.n_points).flatten(1)
+        if self.training or not self.exact_eval:
+            return F.linear(features, self.weight.to(features.dtype), self.bias.to(features.dtype))
+        return exact_linear(features, self.weight, self.bias)

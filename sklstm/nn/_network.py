@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ._conv import ConvFrontEnd
-from ._heads import LinearHead, TwoLevelSoftmaxHead
+from ._heads import LinearHead, SummaryPath, TwoLevelSoftmaxHead
 from ._input import NumericInput, TokenEmbedding
 from ._readout import Readout
 from ._recurrent import CELLS, RecurrentStack
@@ -124,6 +124,14 @@ class RecurrentNetwork(nn.Module):
         Temporal activation regularisation (TAR): ``temporal_penalty`` times
         the mean square of the change of the last layer's outputs (before
         dropout) from one real step to the next.
+    summary_points : int, default=0
+        When set (at least 2; one output per sequence, real-valued inputs),
+        a :class:`SummaryPath` adds to the outputs a fixed linear map of
+        the standardised input resampled at this many evenly spaced
+        positions of each sequence: a path that keeps where along a
+        sequence a value sits, which pooling throws away.
+    summary_weight, summary_bias : array-like or None, default=None
+        The path's weights (see :class:`SummaryPath`); None: zeros.
     crop_fraction : float, default=1.0
         Below 1, training reads random windows of at least this fraction of
         each sequence (:class:`RandomCrop`, window slicing), a new window at
@@ -137,8 +145,10 @@ class RecurrentNetwork(nn.Module):
     :class:`NumericInput` or :class:`TokenEmbedding`), ``frontend`` (a
     :class:`ConvFrontEnd`), ``dropout``, ``rnn`` (a :class:`RecurrentStack`),
     ``readout`` (a :class:`Readout`, for one output per sequence),
-    ``penalties`` (:class:`ActivationPenalties`) and ``head`` (a
-    :class:`LinearHead` or :class:`TwoLevelSoftmaxHead`). Training calls
+    ``penalties`` (:class:`ActivationPenalties`), ``head`` (a
+    :class:`LinearHead` or :class:`TwoLevelSoftmaxHead`) and ``summary``
+    (a :class:`SummaryPath` beside the rest, from the input stage to the
+    outputs). Training calls
     the network with ``return_all=True`` and passes what it returns to
     :meth:`training_loss`. Mixed precision is the caller's: run the forward
     pass and the loss under :func:`torch.autocast` (sklstm's skorch net
@@ -229,13 +239,21 @@ class RecurrentNetwork(nn.Module):
         activation_penalty=0.0,
         temporal_penalty=0.0,
         crop_fraction=1.0,
+        summary_points=0,
+        summary_weight=None,
+        summary_bias=None,
     ):
         super().__init__()
         _check_options(cell, vocab_size, embedding_dropout, input_differences,
                        per_step, conv_layers, conv_stride, conv_kernel_size,
                        tie_weights, bidirectional)
-        if per_step and crop_fraction < 1:
-            raise ValueError("crop_fraction needs one output per sequence (per_step=False).")
+        if per_step and (crop_fraction < 1 or summary_points):
+            raise ValueError(
+                "crop_fraction and summary_points need one output per sequence "
+                "(per_step=False)."
+            )
+        if summary_points and vocab_size is not None:
+            raise ValueError("summary_points needs real-valued inputs, not tokens.")
         self.per_step = per_step
         self.bidirectional = bidirectional
         self.crop = RandomCrop(crop_fraction) if crop_fraction < 1 else None
@@ -282,6 +300,12 @@ class RecurrentNetwork(nn.Module):
             self.head = LinearHead(n_head_inputs, n_outputs, **head)
         else:
             self.head = TwoLevelSoftmaxHead(n_head_inputs, n_outputs, softmax_cutoff, **head)
+        self.summary = None
+        if summary_points:
+            self.summary = SummaryPath(
+                self.inputs.n_outputs, summary_points, n_outputs, summary_weight,
+                summary_bias, batch_invariant_eval,
+            )
         self.register_load_state_dict_pre_hook(_rename_keys_of_old_files)
 
     @property
@@ -293,6 +317,8 @@ class RecurrentNetwork(nn.Module):
     @batch_invariant_eval.setter
     def batch_invariant_eval(self, value):
         self.head.exact_eval = value
+        if self.summary is not None:
+            self.summary.exact_eval = value
 
     def forward(self, X, lengths=None, state=None, return_state=False, return_all=False):
         """Run the network.
@@ -314,7 +340,8 @@ class RecurrentNetwork(nn.Module):
         """
         if self.crop is not None:
             X, lengths = self.crop(X, lengths)
-        X = self.inputs(X)
+        X = inputs = self.inputs(X)
+        input_lengths = lengths
         if self.frontend is not None:
             X, lengths = self.frontend(X, lengths)
         X = self.dropout(X)
@@ -327,6 +354,8 @@ class RecurrentNetwork(nn.Module):
         if self.training and self.penalties is not None:
             penalty = self.penalties(per_step, out, lengths)
         out = self.head(out)
+        if self.summary is not None:
+            out = out + self.summary(inputs, input_lengths)
         if return_all:
             return NetworkOutputs(out, state, penalty)
         return (out, state) if return_state else out

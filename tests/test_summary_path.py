@@ -1,0 +1,111 @@
+"""The regressor's summary path (``summary_points``,
+:class:`sklstm.nn.SummaryPath`): a ridge regression on each series resampled
+at fixed points, fitted in closed form, beside the network."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import RidgeCV
+
+from sklstm import SequenceRegressor, load, save
+from sklstm._auto import SUMMARY_POINTS, search_grid
+from sklstm.datasets import make_band_spectra
+from sklstm.nn import RecurrentNetwork, SummaryPath
+from sklstm.nn._heads import resample
+
+FAST = dict(num_hidden=8, max_epochs=2, n_networks=1, random_state=0)
+
+
+def test_resample_reads_real_steps_only():
+    torch.manual_seed(0)
+    lengths = torch.tensor([7, 2, 1])
+    X = torch.randn(3, 7, 2)
+    X[torch.arange(7)[None] >= lengths[:, None]] = float("nan")
+    Z = resample(X, lengths, 5)
+    assert Z.shape == (3, 5, 2) and not torch.isnan(Z).any()
+    # the first and last points are the first and last real steps
+    for z, x, n in zip(Z, X, lengths):
+        torch.testing.assert_close(z[0], x[0])
+        torch.testing.assert_close(z[-1], x[n - 1])
+    # a sequence of one step is that step everywhere
+    torch.testing.assert_close(Z[2], X[2, :1].expand(5, 2))
+
+
+def test_a_sequence_gives_the_same_summary_alone_and_padded():
+    torch.manual_seed(0)
+    x = torch.randn(1, 9, 3)
+    padded = torch.cat([x, torch.full((1, 4, 3), 1e6)], dim=1)
+    path = SummaryPath(3, 6, 2, weight=torch.randn(2, 18), bias=[0.1, -0.2])
+    torch.testing.assert_close(path(padded, torch.tensor([9])), path(x), rtol=0, atol=1e-6)
+
+
+def test_the_path_is_fixed_and_saved_with_the_network():
+    net = RecurrentNetwork(n_features=2, n_outputs=1, summary_points=4,
+                           summary_weight=np.ones((1, 8)), summary_bias=[1.0])
+    names = [name for name, _ in net.named_parameters()]
+    assert not any(name.startswith("summary.") for name in names)
+    assert {"summary.weight", "summary.bias"} <= set(net.state_dict())
+    with pytest.raises(ValueError, match="crop_fraction and summary_points need one output"):
+        RecurrentNetwork(per_step=True, summary_points=4)
+    with pytest.raises(ValueError, match="n_points must be at least 2"):
+        SummaryPath(1, 1, 1)
+
+
+def test_the_path_is_the_ridge_of_the_resampled_inputs():
+    X, y = make_band_spectra(n_samples=60, n_steps=40, random_state=0)
+    reg = SequenceRegressor(**FAST, summary_points=8, input_differences=0).fit(X, y)
+    assert reg.summary_points_ == 8
+    # the same ridge, fitted here on the standardised, resampled inputs
+    scaled = (X - X.mean()) / X.std()
+    Z = np.stack([np.interp(np.linspace(0, 39, 8), np.arange(40), x) for x in scaled])
+    ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(Z, (y - y.mean()) / y.std())
+    path = reg.net_.module_.summary
+    np.testing.assert_allclose(path.weight.numpy()[0], ridge.coef_, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(path.bias.numpy()[0], ridge.intercept_, atol=1e-4)
+
+
+def test_auto_lets_the_inner_search_choose(tmp_path):
+    grid = search_grid((1,), 0, 0, (1,), text=False, summary_points="auto")
+    assert grid == {"summary_points": [0, SUMMARY_POINTS]}
+    assert search_grid((1,), 0, 0, (1,), text=False, summary_points=0) == {}
+    X, y = make_band_spectra(n_samples=60, n_steps=40, random_state=0)
+    assert SequenceRegressor().summary_points == 0  # opt-in
+    reg = SequenceRegressor(**FAST, summary_points="auto").fit(X, y)
+    assert reg.fit_plan_["search"]
+    assert [p["summary_points"] for p in reg.auto_search_["params"]] == [0, SUMMARY_POINTS]
+    assert reg.summary_points_ == reg.auto_search_["best_params"]["summary_points"]
+    # a linear target: the path wins, and a saved model predicts the same
+    assert reg.summary_points_ == SUMMARY_POINTS
+    path = tmp_path / "reg.sklstm"
+    save(reg, path)
+    loaded = load(path)
+    assert loaded.summary_points_ == SUMMARY_POINTS
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_ragged_input_and_bad_values():
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 2)) for n in rng.randint(3, 30, 20)]
+    y = np.array([x[:, 0].sum() for x in X])
+    reg = SequenceRegressor(**FAST, summary_points=5).fit(X, y)
+    assert reg.predict(X).shape == (20,)
+    with pytest.raises(ValueError, match="summary_points"):
+        SequenceRegressor(summary_points=-1).fit(X, y)
+    with pytest.raises(ValueError, match="n_points must be at least 2"):
+        SequenceRegressor(**FAST, summary_points=1).fit(X, y)
+
+
+def test_the_onnx_export_keeps_the_path(tmp_path):
+    pytest.importorskip("onnx", reason="sklstm.to_onnx needs onnx")
+    ort = pytest.importorskip("onnxruntime", reason="runs the export")
+    import sklstm
+    from sklstm._data import pad_sequences
+
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 2)).astype(np.float32) for n in rng.randint(3, 30, 20)]
+    y = np.array([x[:, 0].sum() for x in X])
+    reg = SequenceRegressor(**FAST, summary_points=5).fit(X, y)
+    session = ort.InferenceSession(sklstm.to_onnx(reg, tmp_path / "reg.onnx"))
+    X_pad, lengths = pad_sequences(X, np.float32)
+    (pred,) = session.run(None, {"X": X_pad, "lengths": lengths})
+    np.testing.assert_allclose(pred, reg.predict(X), rtol=1e-5, atol=1e-5)
