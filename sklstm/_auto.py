@@ -237,7 +237,6 @@ def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=Fa
     }
 
 
-
 # crop_fraction="auto": training reads random windows of at least
 # CROP_FRACTION of each sequence where the median class has at most
 # FEW_PER_CLASS training sequences (the few-shot case, in which networks

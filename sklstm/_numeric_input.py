@@ -16,7 +16,7 @@ from ._compat import check_sample_weight, Interval, StrOptions
 from ._data import check_sequences, feature_stats, pad_sequences
 from ._net import PRECISIONS
 from ._search import inner_search, search_folds
-from .nn import Differences
+from .nn import Differences, NumericInput
 from .nn._heads import resample
 from .nn._readout import CONV_POOLINGS, POOLINGS
 from .preprocessing._vocabulary import Vocabulary, is_text
@@ -250,12 +250,12 @@ class _NumericInputMixin:
         :class:`~sklearn.linear_model.RidgeCV`'s leave-one-out error) of
         the training targets on the standardised inputs resampled at
         ``summary_points_`` positions."""
-        if self.input_differences_:
-            X = Differences(self.input_differences_, self.difference_lag)(X)
-        if self._input_stats is not None:
-            mean, scale = self._input_stats
-            X = (X - torch.as_tensor(mean, dtype=X.dtype)) / torch.as_tensor(scale, dtype=X.dtype)
-        Z = resample(X.float(), lengths, self.summary_points_).flatten(1).numpy()
+        # the network's own input stage: differences, then standardisation
+        mean, scale = self._input_stats or (None, None)
+        inputs = NumericInput(X.shape[2], self.input_differences_, self.difference_lag,
+                              mean, scale)
+        with torch.no_grad():
+            Z = resample(inputs(X.float()), lengths, self.summary_points_).flatten(1).numpy()
         ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(
             Z.astype(np.float64), y.cpu().numpy().astype(np.float64),
             sample_weight=None if sample_weight is None else sample_weight.numpy(),
@@ -288,6 +288,8 @@ class _NumericInputMixin:
     def _module_params(self, n_outputs):
         text = hasattr(self, "vocabulary_")
         mean, scale = self._input_stats or (None, None)
+        # the summary path's fitted weights; None at load (the state dict has them)
+        summary_weight, summary_bias = getattr(self, "_summary", None) or (None, None)
         return {
             "n_features": self._n_step_features,
             "vocab_size": len(self.vocabulary_.tokens_) if text else None,
@@ -315,8 +317,8 @@ class _NumericInputMixin:
             "weight_dropout": self.weight_dropout,
             "crop_fraction": getattr(self, "crop_fraction_", 1.0),
             "summary_points": getattr(self, "summary_points_", 0),
-            "summary_weight": (getattr(self, "_summary", None) or (None, None))[0],
-            "summary_bias": (getattr(self, "_summary", None) or (None, None))[1],
+            "summary_weight": summary_weight,
+            "summary_bias": summary_bias,
             **self._ensemble_params(),
         }
 
