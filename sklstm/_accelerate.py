@@ -19,6 +19,10 @@ class AcceleratedSequenceNet(AccelerateMixin, _SequenceNet):
     Accelerate's autocast and backward.
     """
 
+    # Accelerate's backward pass (and its data-parallel wrapper) is one
+    # computation of the whole module
+    _networks_side_by_side = False
+
     def _initialize_accelerator(self):
         # DistributedDataParallel refuses modules without parameters, such as
         # the loss functions: only criteria with parameters are prepared

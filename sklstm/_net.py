@@ -1,12 +1,16 @@
 """The skorch net that trains and runs sklstm's networks, and its progress bar."""
 
+from collections.abc import Mapping
+
 import torch
 import tqdm
 from skorch import NeuralNet
 from skorch.callbacks import ProgressBar
 from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
 
 from ._compat import set_training
+from .nn import NetworkEnsemble
 from .nn._tensors import map_state
 
 # compute dtype of the network's training forward pass for each ``precision``
@@ -32,6 +36,11 @@ class _SequenceNet(NeuralNet):
       forward pass and loss run under :func:`torch.autocast` in that dtype
       (mixed precision: parameters stay float32); evaluation runs in
       float32.
+    * An ensemble whose networks draw no random numbers in training trains
+      them side by side on the CPU's cores (each network's forward and
+      backward pass in a thread of its own, see
+      :meth:`NetworkEnsemble.map_networks`); each network's gradient is the
+      one it would get alone.
     * With ``stateful=True`` (truncated back-propagation through time over
       consecutive windows), the recurrent state at the end of one batch,
       detached from the graph, is the initial state of the next; it is reset
@@ -76,11 +85,22 @@ class _SequenceNet(NeuralNet):
                 denominator = denominator * class_weight
         return (loss * weight).sum() / denominator.sum().clamp(min=1e-12)
 
+    # False where the backward pass is another's (Accelerate's): the
+    # networks of an ensemble then train one after another
+    _networks_side_by_side = True
+
     def infer(self, x, **fit_params):
-        # sample weights travel with the batch for the loss, not to the module
-        if isinstance(x, dict) and "sample_weight" in x:
+        return self._infer_with(self.module_, x, **fit_params)
+
+    def _infer_with(self, module, x, **fit_params):
+        """skorch's ``infer`` with ``module`` (the net's, or one network of
+        its ensemble) as the module; sample weights travel with the batch
+        for the loss, not to the module."""
+        x = to_tensor(x, device=self.device)
+        if isinstance(x, Mapping):
             x = {k: v for k, v in x.items() if k != "sample_weight"}
-        return super().infer(x, **fit_params)
+            return module(**self._merge_x_and_fit_params(x, fit_params))
+        return module(x, **fit_params)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         # training mode is set once per epoch instead of at every batch
@@ -103,6 +123,13 @@ class _SequenceNet(NeuralNet):
         (AR, TAR).
         """
         Xi, yi = unpack_data(batch)
+        if (
+            self._networks_side_by_side
+            and not self.stateful
+            and isinstance(self.module_, NetworkEnsemble)
+            and self.module_.trains_side_by_side
+        ):
+            return self._train_networks_side_by_side(Xi, yi, **fit_params)
         if self.stateful:
             fit_params = {**fit_params, "state": self.train_state_}
         with self._autocast():
@@ -123,6 +150,28 @@ class _SequenceNet(NeuralNet):
 
     def _backward(self, loss):
         loss.backward()
+
+    def _train_networks_side_by_side(self, Xi, yi, **fit_params):
+        """The training step of an ensemble, each network's forward and
+        backward pass in a thread of its own (see ``train_step_single``):
+        the recorded loss is the mean of the networks' losses, and each
+        network back-propagates its own objective, as the ensemble's
+        summed objective would."""
+
+        def step(network):
+            with self._autocast():
+                outputs = self._infer_with(network, Xi, return_all=True, **fit_params)
+                if self.compute_dtype is not None:
+                    outputs = outputs._replace(prediction=outputs.prediction.float())
+                loss, objective = network.training_loss(
+                    outputs, yi,
+                    lambda y_pred, y_true: self.get_loss(y_pred, y_true, X=Xi),
+                )
+            objective.backward()
+            return loss.detach(), outputs.prediction.detach()
+
+        losses, predictions = zip(*self.module_.map_networks(step))
+        return {"loss": torch.stack(losses).mean(), "y_pred": torch.stack(predictions)}
 
     def validation_step(self, batch, **fit_params):
         """Validation loss of one batch, carrying state like training."""

@@ -6,6 +6,7 @@ import math
 import torch
 from torch import nn
 
+from .._threads import map_in_threads, worker_count
 from ._network import NetworkOutputs, RecurrentNetwork
 
 
@@ -35,6 +36,13 @@ class NetworkEnsemble(nn.Module):
     first axis, ``(n_networks, batch, ...)``; :meth:`training_loss` sums the
     networks' losses, so that each network follows the gradient of its own
     loss as if trained alone.
+
+    On the CPU the networks run side by side, one thread each, as many at
+    once as torch has intra-op threads (:meth:`map_networks`): at the
+    small shapes of sequence models, independent networks on one core each
+    keep the cores busier than one network at a time on all of them. Each
+    network computes what it would alone; ``torch.set_num_threads(1)``
+    runs them one after another.
 
     Examples
     --------
@@ -81,6 +89,28 @@ class NetworkEnsemble(nn.Module):
         for network in self.networks:
             network.batch_invariant_eval = value
 
+    def map_networks(self, fn):
+        """``[fn(network) for network in self.networks]``, on the CPU in as
+        many threads as torch has intra-op threads (at most one per network),
+        each thread on its share of them (see :func:`map_in_threads`);
+        elsewhere, and while traced (an ONNX export, which records one
+        thread), one after another. ``fn`` must draw no random numbers."""
+        device = next(self.parameters()).device.type
+        traced = torch.jit.is_tracing() or torch.compiler.is_compiling()
+        workers = 1 if traced else worker_count(len(self.networks), device)
+        return map_in_threads(fn, self.networks, workers)
+
+    @property
+    def trains_side_by_side(self):
+        """Whether a training step can run the networks' forward and backward
+        passes side by side (:meth:`map_networks`): on the CPU with more than
+        one intra-op thread, when no network draws random numbers in training
+        (their draws, in no fixed order, would make fits irreproducible)."""
+        device = next(self.parameters()).device.type
+        return worker_count(len(self.networks), device) > 1 and not any(
+            network.draws_random_numbers for network in self.networks
+        )
+
     def forward(self, X, lengths=None, return_all=False):
         """Run every network on ``X`` (see :meth:`RecurrentNetwork.forward`)."""
         if self.training:
@@ -90,7 +120,7 @@ class NetworkEnsemble(nn.Module):
                 return prediction
             penalties = [out.penalty for out in outs if out.penalty is not None]
             return NetworkOutputs(prediction, None, sum(penalties) if penalties else None)
-        outs = torch.stack([network(X, lengths) for network in self.networks])
+        outs = torch.stack(self.map_networks(lambda network: network(X, lengths)))
         # in float64, rounded once: as for each network's output layer, a
         # sequence's result must not depend on where it sits in its batch
         # (vectorised float32 kernels round the last bit by position)

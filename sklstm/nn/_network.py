@@ -309,6 +309,25 @@ class RecurrentNetwork(nn.Module):
         self.register_load_state_dict_pre_hook(_rename_keys_of_old_files)
 
     @property
+    def draws_random_numbers(self):
+        """Whether a training forward pass draws random numbers (windows,
+        dropout of any kind); evaluation never does.
+
+        >>> RecurrentNetwork().draws_random_numbers
+        False
+        >>> RecurrentNetwork(dropout=0.1).draws_random_numbers
+        True
+        """
+        rnn = self.rnn
+        return bool(
+            self.crop is not None
+            or self.dropout.p
+            or rnn.weight_dropout
+            or (rnn.dropout and rnn.num_layers > 1)
+            or getattr(self.inputs, "word_dropout", 0)
+        )
+
+    @property
     def batch_invariant_eval(self):
         """Whether evaluation computes the output layer exactly (see
         :class:`LinearHead`)."""

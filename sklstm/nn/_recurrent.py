@@ -2,6 +2,7 @@
 regularisers, and the probe of what torch runs in low precision here."""
 
 import functools
+import threading
 
 import torch
 from torch import nn
@@ -166,10 +167,15 @@ def reverse_within_lengths(X, lengths):
 
 
 @functools.cache
-def _one_direction(cell, input_size, hidden_size, bias, nonlinearity):
+def _one_direction(cell, input_size, hidden_size, bias, nonlinearity, thread):
     """A one-direction, one-layer module of ``cell`` on the meta device: a
     shape for :func:`torch.func.functional_call` to run given weights with
-    (it holds no weights of its own and draws no random numbers)."""
+    (it holds no weights of its own and draws no random numbers).
+
+    One per ``thread``: :func:`~torch.func.functional_call` swaps the
+    weights into the module while it runs, so two threads (the networks of
+    an ensemble trained side by side) must not share one.
+    """
     extra = {"nonlinearity": nonlinearity} if cell is nn.RNN else {}
     return cell(input_size, hidden_size, bias=bias, batch_first=True,
                 device="meta", **extra)
@@ -200,7 +206,8 @@ def _bidirectional_within_lengths(rnn, weights, X, lengths, state):
     for layer in range(rnn.num_layers):
         if layer and rnn.training and rnn.dropout:
             X = torch.nn.functional.dropout(X, rnn.dropout, training=True)
-        module = _one_direction(type(rnn), X.shape[-1], **shape)
+        module = _one_direction(type(rnn), X.shape[-1], **shape,
+                                thread=threading.get_ident())
         outputs = []
         for direction, suffix in enumerate(("", "_reverse")):
             # this layer's and direction's weights, under a one-layer name

@@ -1,0 +1,158 @@
+"""The networks of an ensemble trained side by side, one thread each
+(``sklstm._threads``, ``NetworkEnsemble.map_networks``)."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import sklstm.nn._ensemble
+from sklstm import SequenceClassifier, SequenceRegressor
+from sklstm._threads import map_in_threads, worker_count
+from sklstm.nn import NetworkEnsemble, RecurrentNetwork
+
+
+@pytest.fixture
+def two_workers(monkeypatch):
+    """Two threads for the ensembles, whatever this machine's core count."""
+    monkeypatch.setattr(sklstm.nn._ensemble, "worker_count", lambda n, device: 2)
+
+
+@pytest.fixture
+def one_worker(monkeypatch):
+    """The networks one after another, in this thread."""
+    monkeypatch.setattr(sklstm.nn._ensemble, "worker_count", lambda n, device: 1)
+
+
+def test_map_in_threads_keeps_order_modes_and_raises():
+    main = threading.get_ident()
+    seen = []
+
+    def probe(item):
+        seen.append(threading.get_ident())
+        return item, torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+    with torch.no_grad():
+        results = map_in_threads(probe, range(6), n_workers=2)
+    assert [r[0] for r in results] == list(range(6))
+    assert not any(r[1] for r in results)  # the caller's gradient mode
+    assert main not in seen  # in the workers
+    with torch.inference_mode():
+        assert all(r[2] for r in map_in_threads(probe, range(3), n_workers=2))
+
+    def fail(item):
+        if item == 2:
+            raise ValueError("item 2 is bad")
+        return item
+
+    with pytest.raises(ValueError, match="item 2 is bad"):
+        map_in_threads(fail, range(4), n_workers=2)
+    # one worker: here, in this thread
+    seen.clear()
+    map_in_threads(probe, range(3), n_workers=1)
+    assert set(seen) == {main}
+
+
+def test_each_worker_runs_torch_on_its_share_of_the_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        counts = map_in_threads(lambda _: torch.get_num_threads(), range(4), n_workers=2)
+        assert counts == [2, 2, 2, 2]
+        assert torch.get_num_threads() == 4  # this thread's own is unchanged
+        assert worker_count(10) == 4 and worker_count(3) == 3 and worker_count(0) == 1
+        assert worker_count(10, "cuda") == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_networks_side_by_side_compute_what_they_compute_alone(two_workers):
+    """Forward and backward passes of each network in a thread of its own
+    give each network the outputs and gradients it gets alone (one thread,
+    the same arithmetic: equal to the bit)."""
+    torch.manual_seed(0)
+    ensemble = NetworkEnsemble(3, n_features=1, n_outputs=3, bidirectional=True,
+                               conv_layers=2, pooling="max", input_differences=1)
+    X, y = torch.randn(8, 60, 1), torch.randint(3, (8,))
+    lengths = torch.tensor([60, 12, 33, 60, 5, 41, 59, 20])
+    loss = torch.nn.functional.cross_entropy
+    alone = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for network in ensemble.networks:
+            lone = RecurrentNetwork(n_features=1, n_outputs=3, bidirectional=True,
+                                    conv_layers=2, pooling="max", input_differences=1)
+            lone.load_state_dict(network.state_dict())
+            loss(lone.train()(X, lengths), y).backward()
+            alone.append([p.grad for p in lone.parameters()])
+            lone.eval()
+            alone[-1].append(lone(X, lengths))
+    finally:
+        torch.set_num_threads(before)
+    ensemble.train()
+    ensemble.map_networks(lambda network: loss(network(X, lengths), y).backward())
+    ensemble.eval()
+    outputs = ensemble.map_networks(lambda network: network(X, lengths))
+    for network, output, expected in zip(ensemble.networks, outputs, alone):
+        grads = [p.grad for p in network.parameters()]
+        for grad, lone_grad in zip(grads, expected[:-1]):
+            torch.testing.assert_close(grad, lone_grad, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(output, expected[-1], rtol=1e-5, atol=1e-7)
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 30, 2)).astype(np.float32)
+    y = (X[:, :, 0].sum(1) > 0).astype(int)
+    return X, y
+
+
+FAST = dict(num_hidden=8, max_epochs=4, batch_size=16, n_networks=3,
+            conv_dilations=(1,), random_state=0)
+
+
+@pytest.mark.parametrize("Estimator", [SequenceClassifier, SequenceRegressor])
+def test_fits_side_by_side_as_one_after_another(Estimator, monkeypatch):
+    """A fit whose networks train side by side predicts as one whose
+    networks train one after another, at the same thread count per network."""
+    X, y = _data()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        monkeypatch.setattr(sklstm.nn._ensemble, "worker_count", lambda n, device: 1)
+        alone = Estimator(**FAST).fit(X, y)
+        monkeypatch.setattr(sklstm.nn._ensemble, "worker_count", lambda n, device: 2)
+        side = Estimator(**FAST).fit(X, y)
+        assert side.net_.module_.trains_side_by_side
+        again = Estimator(**FAST).fit(X, y)  # reproducible
+    finally:
+        torch.set_num_threads(before)
+    predict = "predict_proba" if Estimator is SequenceClassifier else "predict"
+    expected = getattr(alone, predict)(X)
+    np.testing.assert_allclose(getattr(side, predict)(X), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(getattr(again, predict)(X), getattr(side, predict)(X))
+    np.testing.assert_allclose(
+        side.history_["train_loss"], alone.history_["train_loss"], rtol=1e-5
+    )
+
+
+def test_networks_that_draw_random_numbers_train_one_after_another(two_workers):
+    """Dropout or training windows draw from torch's global generator: in
+    threads, in no fixed order. Such ensembles keep one thread."""
+    assert NetworkEnsemble(2, n_features=1).trains_side_by_side
+    for params in ({"dropout": 0.2}, {"crop_fraction": 0.7}, {"weight_dropout": 0.3},
+                   {"num_layers": 2, "dropout": 0.1, "locked_dropout": True}):
+        ensemble = NetworkEnsemble(2, n_features=1, **params)
+        assert not ensemble.trains_side_by_side, params
+    X, y = _data()
+    first, second = (
+        SequenceClassifier(**FAST, dropout=0.3).fit(X, y).predict_proba(X)
+        for _ in range(2)
+    )
+    np.testing.assert_array_equal(first, second)
+
+
+def test_one_worker_trains_one_network_after_another(one_worker):
+    assert not NetworkEnsemble(2, n_features=1).trains_side_by_side
