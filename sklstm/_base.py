@@ -363,14 +363,23 @@ class _BaseSequenceEstimator(BaseEstimator):
                     section, decoder, net_doc = resume
                     torch.set_rng_state(restore_training(net, decoder, net_doc))
                     epochs = 0 if section["finished"] else n_epochs - len(net.history)
-            # skorch stops cleanly on KeyboardInterrupt: the net stays usable
-            if epochs > 0:
-                net.partial_fit(
-                    self._net_input(X, lengths, sample_weight), y, epochs=epochs
-                )
+            # a network that draws no random numbers in training trains after
+            # the caller's generators are back (and other threads' fits, the
+            # inner search's, seed theirs meanwhile); one that draws, here
+            draws = self.accelerator is not None or getattr(
+                net.module_, "draws_random_numbers", True
+            )
+            if draws:
+                self._train(net, X, lengths, y, sample_weight, epochs)
+        if not draws:
+            self._train(net, X, lengths, y, sample_weight, epochs)
         self.net_ = net
         self.n_iter_ = len(net.history)
         return self
+
+    def _train(self, net, X, lengths, y, sample_weight, epochs):
+        if epochs > 0:  # skorch stops cleanly on KeyboardInterrupt (a usable net)
+            net.partial_fit(self._net_input(X, lengths, sample_weight), y, epochs=epochs)
 
     def _predict_batches(self, X, transform):
         """Validate X, run the network batch by batch and concatenate

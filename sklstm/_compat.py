@@ -24,6 +24,10 @@ from sklearn.utils._param_validation import (  # noqa: F401
 # dtype, non-negative, a scalar broadcast). No public equivalent.
 from sklearn.utils.validation import _check_sample_weight as check_sample_weight  # noqa: F401
 
+# Rows of arrays, lists (ragged sequences) or frames taken by index, as
+# scikit-learn's cross-validation takes its folds. No public equivalent.
+from sklearn.utils import _safe_indexing as safe_indexing  # noqa: F401
+
 
 def validate_estimator_params(estimator):
     """Check an estimator's parameters against ``_parameter_constraints``,

@@ -14,9 +14,12 @@ from sklearn.model_selection import ParameterGrid
 from . import _auto
 from ._compat import check_sample_weight, Interval, StrOptions
 from ._data import check_sequences, feature_stats, pad_sequences
+from ._device import check_device
 from ._net import PRECISIONS
+from ._random import preserved_rng_state
 from ._search import inner_search, search_folds
-from .nn import Differences, NumericInput
+from ._threads import worker_count
+from .nn import Differences, NumericInput, RecurrentNetwork
 from .nn._heads import resample
 from .nn._readout import CONV_POOLINGS, POOLINGS
 from .preprocessing._vocabulary import Vocabulary, is_text
@@ -239,11 +242,29 @@ class _NumericInputMixin:
             checkpoint_dir=None,
             warm_start=False, accelerator=None,
         )
+        n_tasks = len(ParameterGrid(grid)) * _auto.SEARCH_FOLDS
+        workers = 1 if self._search_draws_random_numbers() else worker_count(
+            n_tasks, check_device(self.device).type
+        )
         return inner_search(
             single, grid, X_seq, y, cv=search_folds(self, y, self._seed),
             sample_weight=None if sample_weight is None else sample_weight.numpy(),
-            verbose=self.verbose,
+            verbose=self.verbose, n_workers=workers,
         )
+
+    def _search_draws_random_numbers(self):
+        """Whether the search's networks draw random numbers in training
+        (dropout, windows): their fits then hold torch's global generators
+        while they train, one at a time, and the search runs them one after
+        another on all cores. Asked of a network of their kind on the meta
+        device (no weights, no draws)."""
+        with torch.device("meta"), preserved_rng_state():
+            network = RecurrentNetwork(
+                num_layers=self.num_layers, dropout=self.dropout,
+                locked_dropout=self.locked_dropout, weight_dropout=self.weight_dropout,
+                crop_fraction=getattr(self, "crop_fraction_", 1.0),
+            )
+        return network.draws_random_numbers
 
     def _fit_summary(self, X, lengths, y, sample_weight):
         """The summary path's weights: a ridge regression (alphas chosen by

@@ -230,7 +230,8 @@ def _fake_search(monkeypatch, cv_scores):
     ``cv_scores(estimator, X, y, cv, params).mean()``: a stand-in that
     names the fits the search would make."""
 
-    def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0):
+    def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
+                     n_workers=1):
         params = list(ParameterGrid(grid))
         fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
         means = np.array([

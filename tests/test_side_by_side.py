@@ -156,3 +156,46 @@ def test_networks_that_draw_random_numbers_train_one_after_another(two_workers):
 
 def test_one_worker_trains_one_network_after_another(one_worker):
     assert not NetworkEnsemble(2, n_features=1).trains_side_by_side
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_inner_search_computes_what_grid_search_computes(n_workers):
+    """The inner search's fits side by side: the candidates, folds, scores
+    and choice of scikit-learn's GridSearchCV, sample weights to the fits."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from sklstm._search import inner_search
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(int)
+    weight = np.where(y == 1, 2.0, 1.0)
+    grid = {"C": [0.01, 1.0], "fit_intercept": [True, False]}
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    results = inner_search(LogisticRegression(), grid, X, y, cv=cv,
+                           sample_weight=weight, n_workers=n_workers)
+    reference = GridSearchCV(LogisticRegression(), grid, cv=cv, refit=False)
+    reference.fit(X, y, sample_weight=weight)
+    assert results["params"] == list(reference.cv_results_["params"])
+    np.testing.assert_allclose(results["mean_test_score"],
+                               reference.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(results["std_test_score"],
+                               reference.cv_results_["std_test_score"])
+    assert results["best_params"] == reference.best_params_
+
+
+def test_search_fits_side_by_side_are_reproducible():
+    """Two fits whose inner search runs side by side choose and predict alike."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(36, 120, 1)).astype(np.float32)
+    y = np.arange(36) % 2
+    X[y == 1, 30:60, 0] += 1.5
+    fits = [
+        SequenceClassifier(num_hidden=4, max_epochs=3, n_networks=2, random_state=0).fit(X, y)
+        for _ in range(2)
+    ]
+    assert fits[0].auto_search_ is not None
+    np.testing.assert_array_equal(fits[0].auto_search_["mean_test_score"],
+                                  fits[1].auto_search_["mean_test_score"])
+    np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))

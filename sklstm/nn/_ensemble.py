@@ -101,15 +101,19 @@ class NetworkEnsemble(nn.Module):
         return map_in_threads(fn, self.networks, workers)
 
     @property
+    def draws_random_numbers(self):
+        """Whether a training forward pass draws random numbers (see
+        :attr:`RecurrentNetwork.draws_random_numbers`)."""
+        return any(network.draws_random_numbers for network in self.networks)
+
+    @property
     def trains_side_by_side(self):
         """Whether a training step can run the networks' forward and backward
         passes side by side (:meth:`map_networks`): on the CPU with more than
         one intra-op thread, when no network draws random numbers in training
         (their draws, in no fixed order, would make fits irreproducible)."""
         device = next(self.parameters()).device.type
-        return worker_count(len(self.networks), device) > 1 and not any(
-            network.draws_random_numbers for network in self.networks
-        )
+        return worker_count(len(self.networks), device) > 1 and not self.draws_random_numbers
 
     def forward(self, X, lengths=None, return_all=False):
         """Run every network on ``X`` (see :meth:`RecurrentNetwork.forward`)."""

@@ -9,6 +9,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .._random import preserved_rng_state
 from ._tensors import keep_mask, locked_dropout, map_state
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -260,7 +261,7 @@ def low_precision_supported(cell, device_type, dtype):
     >>> low_precision_supported("gru", "cpu", torch.bfloat16)  # autocast keeps GRUs in float32
     True
     """
-    with torch.random.fork_rng(devices=[]):  # the layer's initial weights
+    with preserved_rng_state():  # the layer's initial weights
         layer = CELLS[cell](1, 1, batch_first=True)
     with torch.inference_mode(False), torch.enable_grad():
         try:

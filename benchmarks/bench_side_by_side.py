@@ -1,13 +1,15 @@
-"""Ensembles trained side by side against one network after another.
+"""Networks trained side by side against one network after another.
 
-A default fit of an archive-sized set trains an ensemble of up to five
-networks (``n_networks="auto"``). With the networks side by side, each
-network's forward and backward passes run in a thread of their own, one
-core each (``NetworkEnsemble.map_networks``); before, the networks ran one
-after another, each on all cores. Run alone (no other torch process on the
+A default fit of an archive-sized set trains up to six single networks in
+its inner search (two candidates, three folds) and then an ensemble of up
+to five networks (``n_networks="auto"``). Side by side, the search's fits
+run in threads of their own, one core each (``sklstm._search``), and so do
+each ensemble network's forward and backward passes
+(``NetworkEnsemble.map_networks``); before, the networks ran one after
+another, each on all cores. Run alone (no other torch process on the
 machine)::
 
-    .venv/bin/python benchmarks/bench_ensemble.py
+    .venv/bin/python benchmarks/bench_side_by_side.py
 
 Prints, for each named archive set, the default fit's time and test
 accuracy both ways, measured in the same run (the two ways alternate, so
@@ -24,6 +26,7 @@ from unittest import mock
 import numpy as np
 import torch
 
+import sklstm._numeric_input
 import sklstm.nn._ensemble
 from sklstm import SequenceClassifier
 from sklstm.nn import NetworkEnsemble
@@ -34,9 +37,11 @@ from bench_archive import CLASSIFICATION, load
 
 @contextlib.contextmanager
 def one_after_another():
-    """The networks of every ensemble one after another, on all cores (the
-    way before networks trained side by side)."""
-    with mock.patch.object(sklstm.nn._ensemble, "worker_count", lambda n, device: 1):
+    """The networks of every ensemble and the inner search's fits one after
+    another, on all cores (the way before networks trained side by side)."""
+    one = lambda n, device: 1  # noqa: E731
+    with mock.patch.object(sklstm.nn._ensemble, "worker_count", one), \
+            mock.patch.object(sklstm._numeric_input, "worker_count", one):
         yield
 
 
