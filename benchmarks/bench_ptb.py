@@ -54,7 +54,7 @@ from _baselines import compare
 
 from sklstm import SequenceLanguageModel
 from sklstm.datasets import load_ptb
-from sklstm._language_model import _PRECISIONS
+from sklstm._net import PRECISIONS
 from sklstm.nn import RecurrentNetwork
 from sklstm.preprocessing import Vocabulary
 
@@ -146,8 +146,9 @@ THROUGHPUT = dict(num_hidden=200, num_layers=2, dropout=0.2, tie_weights=True,
                   batch_size=20, bptt=35, optimizer="sgd", lr=20.0, clip_grad_norm=0.25)
 
 
-def plain_pytorch_epoch(module, stream, batch_size, bptt, lr, clip):
-    """One epoch of the reference structure over ``stream`` (token ids)."""
+def plain_pytorch_epoch(module, stream, batch_size, bptt, lr, clip, dtype=None):
+    """One epoch of the reference structure over ``stream`` (token ids), in
+    mixed precision with ``dtype``."""
     length = (len(stream) - 1) // batch_size
     data = stream[: batch_size * length].reshape(batch_size, length)
     target = stream[1 : batch_size * length + 1].reshape(batch_size, length)
@@ -158,12 +159,14 @@ def plain_pytorch_epoch(module, stream, batch_size, bptt, lr, clip):
     for start in range(0, length, bptt):
         x, y = data[:, start : start + bptt], target[:, start : start + bptt]
         opt.zero_grad()
-        out, state = module(x, state=state, return_state=True)
-        state = tuple(s.detach() for s in state)
-        if module.softmax_cutoff is None:
-            loss = loss_fn(out.reshape(-1, out.shape[-1]), y.reshape(-1))
-        else:  # the two-level softmax scores its targets itself
-            loss = module.nll(out, y)
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+            outputs = module(x, state=state, return_all=True)
+            if module.softmax_cutoff is None:
+                out = outputs.prediction.float()
+                loss = loss_fn(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+            else:  # the two-level softmax scores its targets itself
+                loss, _ = module.training_loss(outputs, y, data_loss=None)
+        state = tuple(s.detach().float() for s in outputs.state)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
         opt.step()
@@ -230,12 +233,12 @@ def throughput(train, n_tokens, repeats, precision, num_hidden, cutoff):
     torch.manual_seed(0)
     module = RecurrentNetwork(vocab_size=len(vocab.tokens_), n_outputs=len(vocab.tokens_),
                               num_hidden=num_hidden, num_layers=2, dropout=0.2,
-                              per_step=True, tie_weights=True,
-                              compute_dtype=_PRECISIONS[precision], softmax_cutoff=cutoff)
+                              per_step=True, tie_weights=True, softmax_cutoff=cutoff)
     ratio = compare(
         f"training time for {n_train} tokens, 2x{num_hidden}, {precision}",
         lambda: lm.fit(sentences),
-        lambda: plain_pytorch_epoch(module, stream, 20, 35, 20.0, 0.25),
+        lambda: plain_pytorch_epoch(module, stream, 20, 35, 20.0, 0.25,
+                                    dtype=PRECISIONS[precision]),
         repeats=repeats,
         per=1,
     )

@@ -15,7 +15,8 @@ Prints, for each named archive set, the default fit's time and test
 accuracy both ways, measured in the same run (the two ways alternate, so
 that the machine's drift falls on both), and their ratio; then one
 training step of the default network's ensemble at a few shapes, both
-ways. ``--datasets`` names others; ``--steps-only`` skips the fits.
+ways. ``--datasets`` names others; ``--steps-only`` skips the fits;
+``--rounds 2`` fits each set twice each way and averages.
 """
 
 import argparse
@@ -98,6 +99,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="*", default=CLASSIFICATION)
     parser.add_argument("--steps-only", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="fits of each set each way (times averaged)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
@@ -117,7 +120,7 @@ def main():
     totals = np.zeros(2)
     accuracies = []
     for name in args.datasets:
-        r = fit_both_ways(name)
+        r = fit_both_ways(name, args.rounds)
         before, after = r["one after another"], r["side by side"]
         totals += before[0], after[0]
         accuracies.append((before[2], after[2]))
