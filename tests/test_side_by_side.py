@@ -199,3 +199,25 @@ def test_search_fits_side_by_side_are_reproducible():
     np.testing.assert_array_equal(fits[0].auto_search_["mean_test_score"],
                                   fits[1].auto_search_["mean_test_score"])
     np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+
+
+def _map_twice_in_child(queue):
+    queue.put(map_in_threads(lambda x: x + 1, [1, 2], n_workers=2))
+
+
+def test_a_forked_child_makes_its_own_threads():
+    """A pool made before a fork has no threads in the child, though it
+    counts them as idle: the child makes a new pool instead of waiting
+    for them for ever."""
+    import multiprocessing
+    import time
+
+    # the parent's pool, both of its threads started and now idle
+    map_in_threads(lambda x: time.sleep(0.2), [1, 2], n_workers=2)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_map_twice_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == [2, 3]
