@@ -11,7 +11,7 @@ thread's number of intra-op threads (``torch.set_num_threads``) is its own.
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import torch
 
@@ -62,9 +62,10 @@ def map_in_threads(fn, items, n_workers):
     Each thread runs torch on ``torch.get_num_threads() // n_workers`` intra-op
     threads (at least one) and in the caller's gradient and inference modes
     (which are per thread in torch). Autocast, also per thread, is ``fn``'s
-    to enter. The results keep the items' order; an exception in ``fn`` is
-    raised here. With one worker or one item, ``fn`` runs here, in this
-    thread.
+    to enter. The results keep the items' order; an exception in ``fn`` (or
+    a ``KeyboardInterrupt`` here) is raised once no item is running any
+    more, the items not started being dropped. With one worker or one item,
+    ``fn`` runs here, in this thread.
 
     ``fn`` must not draw random numbers from torch's global generator:
     threads draw from it in no fixed order, and the results would not be
@@ -84,4 +85,14 @@ def map_in_threads(fn, items, n_workers):
         with torch.inference_mode(inference), torch.set_grad_enabled(grad):
             return fn(item)
 
-    return list(_pool(n_workers, threads_each).map(run, items))
+    pool = _pool(n_workers, threads_each)
+    futures = [pool.submit(run, item) for item in items]
+    try:
+        return [future.result() for future in futures]
+    except BaseException:
+        # an error, or Ctrl-C in this thread: nothing of this call goes on
+        # running (a network half-way through its step) once it returns
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        raise

@@ -2,6 +2,7 @@
 (``sklstm._threads``, ``NetworkEnsemble.map_networks``)."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -48,6 +49,20 @@ def test_map_in_threads_keeps_order_modes_and_raises():
 
     with pytest.raises(ValueError, match="item 2 is bad"):
         map_in_threads(fail, range(4), n_workers=2)
+
+    # an error returns once the other items running have finished (an
+    # interrupted fit leaves no network training in the background)
+    finished = []
+
+    def slow_or_fail(item):
+        if item == 0:
+            raise ValueError("item 0 is bad")
+        time.sleep(0.3)
+        finished.append(item)
+
+    with pytest.raises(ValueError, match="item 0 is bad"):
+        map_in_threads(slow_or_fail, [0, 1], n_workers=2)
+    assert finished == [1]
     # one worker: here, in this thread
     seen.clear()
     map_in_threads(probe, range(3), n_workers=1)
@@ -210,7 +225,6 @@ def test_a_forked_child_makes_its_own_threads():
     counts them as idle: the child makes a new pool instead of waiting
     for them for ever."""
     import multiprocessing
-    import time
 
     # the parent's pool, both of its threads started and now idle
     map_in_threads(lambda x: time.sleep(0.2), [1, 2], n_workers=2)
