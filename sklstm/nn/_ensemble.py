@@ -90,11 +90,36 @@ class NetworkEnsemble(nn.Module):
             network.batch_invariant_eval = value
 
     def map_networks(self, fn):
-        """``[fn(network) for network in self.networks]``, on the CPU in as
-        many threads as torch has intra-op threads (at most one per network),
-        each thread on its share of them (see :func:`map_in_threads`);
-        elsewhere, and while traced (an ONNX export, which records one
-        thread), one after another. ``fn`` must draw no random numbers."""
+        """``fn(network)`` for each network, side by side where that pays.
+
+        On the CPU, in as many threads as torch has intra-op threads (at
+        most one per network), each thread on its share of them (see
+        :func:`sklstm._threads.map_in_threads`); elsewhere, and while traced
+        (an ONNX export, which records one thread), one after another.
+
+        Parameters
+        ----------
+        fn : callable
+            Takes one :class:`RecurrentNetwork`. It must draw no random
+            numbers from torch's global generator (threads would draw in no
+            fixed order) and may run a backward pass (each network's
+            gradients are its own).
+
+        Returns
+        -------
+        results : list
+            ``fn``'s results, in the networks' order.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklstm.nn import NetworkEnsemble
+        >>> ensemble = NetworkEnsemble(3, n_features=2, n_outputs=4, num_hidden=8).eval()
+        >>> X = torch.zeros(5, 10, 2)
+        >>> outputs = ensemble.map_networks(lambda network: network(X))
+        >>> [tuple(out.shape) for out in outputs]
+        [(5, 4), (5, 4), (5, 4)]
+        """
         device = next(self.parameters()).device.type
         traced = torch.jit.is_tracing() or torch.compiler.is_compiling()
         workers = 1 if traced else worker_count(len(self.networks), device)
