@@ -51,6 +51,14 @@ def set_training(net, training):
     net._set_training(training)
 
 
+def module_inputs(net, x, fit_params):
+    """The keyword arguments that skorch's ``infer`` passes a module for a
+    batch given as a dict, with the fit parameters. Private:
+    ``NeuralNet._merge_x_and_fit_params``, which ``infer`` calls; sklstm runs
+    one network of an ensemble at a time with the same inputs."""
+    return net._merge_x_and_fit_params(x, fit_params)
+
+
 def prepare_criteria_with_parameters(net, prepare):
     """Run skorch's ``AccelerateMixin._initialize_accelerator`` (``prepare``,
     the bound super method) with only the criteria that have parameters:

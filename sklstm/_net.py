@@ -9,7 +9,7 @@ from skorch.callbacks import ProgressBar
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
-from ._compat import set_training
+from ._compat import module_inputs, set_training
 from .nn import NetworkEnsemble
 from .nn._tensors import map_state
 
@@ -99,7 +99,7 @@ class _SequenceNet(NeuralNet):
         x = to_tensor(x, device=self.device)
         if isinstance(x, Mapping):
             x = {k: v for k, v in x.items() if k != "sample_weight"}
-            return module(**self._merge_x_and_fit_params(x, fit_params))
+            return module(**module_inputs(self, x, fit_params))
         return module(x, **fit_params)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
