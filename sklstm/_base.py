@@ -36,6 +36,11 @@ _OPTIMIZERS = {
     "sgd": torch.optim.SGD,
     "rmsprop": torch.optim.RMSprop,
 }
+# the named optimizers update all their tensors in one call per operation
+# (torch's "foreach" implementation, its default on CUDA only): the same
+# values to the bit, with less time per step on the CPU (Adam over the 10
+# tensors of the bit-counting network: 0.23 against 0.34 ms a step)
+_OPTIMIZER_PARAMS = {"optimizer__foreach": True}
 
 # evaluation keeps no activations for backprop, so it uses larger batches
 _MIN_EVAL_BATCH_SIZE = 1024
@@ -269,6 +274,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             ),
             criterion=criterion,
             optimizer=self._optimizer_class(),
+            **(_OPTIMIZER_PARAMS if isinstance(self.optimizer, str) else {}),
             lr=self.lr,
             batch_size=self.batch_size,
             verbose=self.verbose,
@@ -366,9 +372,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             # a network that draws no random numbers in training trains after
             # the caller's generators are back (and other threads' fits, the
             # inner search's, seed theirs meanwhile); one that draws, here
-            draws = self.accelerator is not None or getattr(
-                net.module_, "draws_random_numbers", True
-            )
+            draws = self.accelerator is not None or net.module_.draws_random_numbers
             if draws:
                 self._train(net, X, lengths, y, sample_weight, epochs)
         if not draws:

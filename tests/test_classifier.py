@@ -354,3 +354,20 @@ def test_warm_start_keeps_vocabulary_and_input_layout():
     assert clf.vocabulary_ is vocab and clf.n_iter_ == 6
     with pytest.raises(ValueError, match="fitted on text, but X holds numeric"):
         clf.fit(np.zeros((4, 3)), [1, 0, 1, 0])
+
+
+def test_named_optimizers_update_all_tensors_at_once_to_the_same_values(monkeypatch):
+    """The named optimizers run torch's "foreach" implementation (faster on
+    the CPU) and train to the same values as its for-loop."""
+    import sklstm._base
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 12, 2)).astype(np.float32)
+    y = (X[:, :, 0].mean(1) > 0).astype(int)
+    params = dict(num_hidden=8, max_epochs=3, batch_size=16, n_networks=2, random_state=0)
+    fast = SequenceClassifier(**params).fit(X, y)
+    assert fast.net_.optimizer_.defaults["foreach"] is True
+    monkeypatch.setattr(sklstm._base, "_OPTIMIZER_PARAMS", {})
+    loop = SequenceClassifier(**params).fit(X, y)
+    assert not loop.net_.optimizer_.defaults["foreach"]
+    np.testing.assert_array_equal(fast.predict_proba(X), loop.predict_proba(X))
