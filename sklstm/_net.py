@@ -132,21 +132,30 @@ class _SequenceNet(NeuralNet):
             return self._train_networks_side_by_side(Xi, yi, **fit_params)
         if self.stateful:
             fit_params = {**fit_params, "state": self.train_state_}
+        outputs, loss, objective = self._forward_and_loss(
+            self.module_, self.network_, Xi, yi, **fit_params
+        )
+        if self.stateful:
+            self.train_state_ = map_state(torch.Tensor.detach, outputs.state)
+        self._backward(objective)
+        return {"loss": loss, "y_pred": outputs.prediction}
+
+    def _forward_and_loss(self, module, network, Xi, yi, **fit_params):
+        """A training forward pass of ``module`` (``network``, or a wrapper
+        that holds it) under the net's autocast, with float32 outputs, as
+        evaluation's, and ``network``'s loss and objective."""
         with self._autocast():
-            outputs = self.infer(Xi, return_all=True, **fit_params)
-            if self.compute_dtype is not None:  # float32 outputs, as evaluation's
+            outputs = self._infer_with(module, Xi, return_all=True, **fit_params)
+            if self.compute_dtype is not None:
                 outputs = outputs._replace(prediction=outputs.prediction.float())
                 if self.stateful:
                     outputs = outputs._replace(
                         state=map_state(torch.Tensor.float, outputs.state)
                     )
-            loss, objective = self.network_.training_loss(
+            loss, objective = network.training_loss(
                 outputs, yi, lambda y_pred, y_true: self.get_loss(y_pred, y_true, X=Xi)
             )
-        if self.stateful:
-            self.train_state_ = map_state(torch.Tensor.detach, outputs.state)
-        self._backward(objective)
-        return {"loss": loss, "y_pred": outputs.prediction}
+        return outputs, loss, objective
 
     def _backward(self, loss):
         loss.backward()
@@ -159,14 +168,9 @@ class _SequenceNet(NeuralNet):
         summed objective would."""
 
         def step(network):
-            with self._autocast():
-                outputs = self._infer_with(network, Xi, return_all=True, **fit_params)
-                if self.compute_dtype is not None:
-                    outputs = outputs._replace(prediction=outputs.prediction.float())
-                loss, objective = network.training_loss(
-                    outputs, yi,
-                    lambda y_pred, y_true: self.get_loss(y_pred, y_true, X=Xi),
-                )
+            outputs, loss, objective = self._forward_and_loss(
+                network, network, Xi, yi, **fit_params
+            )
             objective.backward()
             return loss.detach(), outputs.prediction.detach()
 

@@ -10,6 +10,7 @@ import torch
 
 import sklstm.nn._ensemble
 from sklstm import SequenceClassifier, SequenceRegressor
+from sklstm._net import _SequenceNet
 from sklstm._threads import map_in_threads, worker_count
 from sklstm.nn import NetworkEnsemble, RecurrentNetwork
 
@@ -107,7 +108,14 @@ def test_networks_side_by_side_compute_what_they_compute_alone(two_workers):
     finally:
         torch.set_num_threads(before)
     ensemble.train()
-    ensemble.map_networks(lambda network: loss(network(X, lengths), y).backward())
+    threads = set()
+
+    def step(network):
+        threads.add(threading.get_ident())
+        loss(network(X, lengths), y).backward()
+
+    ensemble.map_networks(step)
+    assert threading.get_ident() not in threads  # in the workers
     ensemble.eval()
     outputs = ensemble.map_networks(lambda network: network(X, lengths))
     for network, output, expected in zip(ensemble.networks, outputs, alone):
@@ -133,14 +141,23 @@ def test_fits_side_by_side_as_one_after_another(Estimator, monkeypatch):
     """A fit whose networks train side by side predicts as one whose
     networks train one after another, at the same thread count per network."""
     X, y = _data()
+    steps = []
+    side_by_side = _SequenceNet._train_networks_side_by_side
+
+    def counted(net, *args, **kwargs):
+        steps.append(1)
+        return side_by_side(net, *args, **kwargs)
+
+    monkeypatch.setattr(_SequenceNet, "_train_networks_side_by_side", counted)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         monkeypatch.setattr(sklstm.nn._ensemble, "worker_count", lambda n, device: 1)
         alone = Estimator(**FAST).fit(X, y)
+        assert not steps  # one after another
         monkeypatch.setattr(sklstm.nn._ensemble, "worker_count", lambda n, device: 2)
         side = Estimator(**FAST).fit(X, y)
-        assert side.net_.module_.trains_side_by_side
+        assert len(steps) == FAST["max_epochs"] * 3  # 40 series, batches of 16
         again = Estimator(**FAST).fit(X, y)  # reproducible
     finally:
         torch.set_num_threads(before)
