@@ -152,7 +152,7 @@ def plain_pytorch_epoch(module, stream, batch_size, bptt, lr, clip, dtype=None):
     length = (len(stream) - 1) // batch_size
     data = stream[: batch_size * length].reshape(batch_size, length)
     target = stream[1 : batch_size * length + 1].reshape(batch_size, length)
-    opt = torch.optim.SGD(module.parameters(), lr=lr)
+    opt = torch.optim.SGD(module.parameters(), lr=lr, fused=True)  # as sklstm's
     loss_fn = torch.nn.CrossEntropyLoss()
     module.train()
     state = None

@@ -356,18 +356,40 @@ def test_warm_start_keeps_vocabulary_and_input_layout():
         clf.fit(np.zeros((4, 3)), [1, 0, 1, 0])
 
 
-def test_named_optimizers_update_all_tensors_at_once_to_the_same_values(monkeypatch):
-    """The named optimizers run torch's "foreach" implementation (faster on
-    the CPU) and train to the same values as its for-loop."""
+@pytest.mark.parametrize(
+    "optimizer, implementation",
+    [("adam", "fused"), ("adamw", "fused"), ("sgd", "fused"), ("rmsprop", "foreach")],
+)
+def test_named_optimizers_update_all_tensors_at_once(monkeypatch, optimizer,
+                                                     implementation):
+    """The named optimizers run torch's fused kernels where torch has them
+    (Adam, AdamW, SGD), its "foreach" implementation otherwise (RMSprop),
+    both faster on the CPU than the default loop: foreach trains to the
+    loop's values to the bit, fused to them within the last bits of each
+    update."""
     import sklstm._base
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 12, 2)).astype(np.float32)
     y = (X[:, :, 0].mean(1) > 0).astype(int)
-    params = dict(num_hidden=8, max_epochs=3, batch_size=16, n_networks=2, random_state=0)
+    params = dict(num_hidden=8, max_epochs=3, batch_size=16, n_networks=2,
+                  optimizer=optimizer, lr=0.01, random_state=0)
     fast = SequenceClassifier(**params).fit(X, y)
-    assert fast.net_.optimizer_.defaults["foreach"] is True
-    monkeypatch.setattr(sklstm._base, "_OPTIMIZER_PARAMS", {})
+    assert fast.net_.optimizer_.defaults[implementation] is True
+    monkeypatch.setattr(sklstm._base, "_optimizer_params", lambda *args: {})
     loop = SequenceClassifier(**params).fit(X, y)
-    assert not loop.net_.optimizer_.defaults["foreach"]
-    np.testing.assert_array_equal(fast.predict_proba(X), loop.predict_proba(X))
+    assert not loop.net_.optimizer_.defaults[implementation]
+    if implementation == "foreach":
+        np.testing.assert_array_equal(fast.predict_proba(X), loop.predict_proba(X))
+    else:
+        np.testing.assert_allclose(fast.predict_proba(X), loop.predict_proba(X),
+                                   rtol=0, atol=1e-5)
+        np.testing.assert_array_equal(fast.predict(X), loop.predict(X))
+
+
+def test_a_users_optimizer_class_runs_as_torch_builds_it():
+    X = np.random.default_rng(0).normal(size=(12, 5, 1)).astype(np.float32)
+    clf = SequenceClassifier(optimizer=torch.optim.Adam, max_epochs=1, n_networks=1,
+                             random_state=0).fit(X, np.arange(12) % 2)
+    assert not clf.net_.optimizer_.defaults["fused"]
+    assert not clf.net_.optimizer_.defaults["foreach"]
