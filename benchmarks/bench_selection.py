@@ -12,9 +12,12 @@ probe one failure mode. Run alone (no other torch process on the machine)::
    (``--cv`` folds; no test data is read).
 2. **Leave one data set out.** For each set, the candidate with the best
    mean rank over the *other* sets is chosen, and its score on the left-out
-   set is reported: how a setting chosen this way does on a set that took no
-   part in choosing it. A protocol that picks a different candidate for
-   every left-out set is fitting noise.
+   set is reported: how a setting chosen this way does on a set that took
+   no part in choosing it. On each set, two candidates tie unless their
+   paired fold-by-fold differences say one is better beyond the folds'
+   noise (:func:`noise_ranks`), so that a difference of 0.3% weighs no
+   more than it is worth against one of a factor of four. A protocol that
+   picks a different candidate for every left-out set is fitting noise.
 3. With ``--test``: the candidate chosen on the whole pool (with one
    candidate: that one, without steps 1 and 2), fitted on each
    standard training split and scored on the test split, beside 1NN-DTW and
@@ -109,9 +112,9 @@ def _select(X, idx):
 
 
 def cv_score(name, params, n_splits):
-    """Mean score of sklstm with ``params`` over ``n_splits`` folds of the
-    training split (accuracy, or minus RMSE: higher is better), and the
-    mean fit time."""
+    """Scores of sklstm with ``params`` on each of ``n_splits`` folds of the
+    training split (accuracy, or minus RMSE: higher is better; the same
+    folds for every candidate), and the mean fit time."""
     X, y, _, _ = load(name)
     regression = is_regression(name)
     splitter = (KFold if regression else StratifiedKFold)(
@@ -130,7 +133,7 @@ def cv_score(name, params, n_splits):
             )
         scores.append(-score if regression else score)
         seconds.append(s)
-    return float(np.mean(scores)), float(np.mean(seconds))
+    return np.asarray(scores, dtype=float), float(np.mean(seconds))
 
 
 def ranks(scores):
@@ -141,10 +144,48 @@ def ranks(scores):
     return np.vstack([rankdata(-row) for row in scores])
 
 
-def leave_one_out(names, candidates, scores):
+# two candidates tie on a set unless the mean of their paired fold-by-fold
+# differences is more than this many standard errors of it away from 0
+NOISE_SE = 2.0
+
+
+def noise_ranks(fold_scores):
+    """Ranks as :func:`ranks`, but two candidates whose scores on a set
+    differ by no more than the folds' noise tie there: ``fold_scores`` is
+    ``(n_sets, n_candidates, n_folds)``, the same folds for every candidate.
+    A candidate's rank is 1, plus 1 for each candidate better beyond the
+    noise, plus 1/2 for each tied with it (with every difference beyond the
+    noise, or exact ties, these are :func:`ranks`).
+
+    >>> folds = np.array([[[0.270, 0.280, 0.274], [0.271, 0.282, 0.273]],
+    ...                   [[1.0, 1.2, 1.1], [5.0, 5.5, 6.0]]])
+    >>> noise_ranks(-folds)  # RMSE: a tie in the noise, then a clear win
+    array([[1.5, 1.5],
+           [1. , 2. ]])
+    """
+    fold_scores = np.asarray(fold_scores, dtype=float)
+    n_sets, n_cand, n_folds = fold_scores.shape
+    out = np.ones((n_sets, n_cand))
+    for s in range(n_sets):
+        for i in range(n_cand):
+            for j in range(n_cand):
+                if i == j:
+                    continue
+                diff = fold_scores[s, j] - fold_scores[s, i]
+                se = diff.std(ddof=1) / np.sqrt(n_folds) if n_folds > 1 else 0.0
+                if diff.mean() > NOISE_SE * se and diff.mean() > 0:
+                    out[s, i] += 1  # j is better beyond the noise
+                elif not (diff.mean() < -NOISE_SE * se and diff.mean() < 0):
+                    out[s, i] += 0.5  # tied with j
+    return out
+
+
+def leave_one_out(names, candidates, fold_scores):
     """For each set, the candidate with the best mean rank over the others
-    (the first on a tie), and its score on the left-out set."""
-    r = ranks(scores)
+    (:func:`noise_ranks`; the first on a tie), and its mean CV score on the
+    left-out set."""
+    r = noise_ranks(fold_scores)
+    scores = np.asarray(fold_scores).mean(axis=2)
     rows = []
     for i, name in enumerate(names):
         others = np.delete(r, i, axis=0).mean(axis=0)
@@ -214,26 +255,31 @@ def main():
         test_scores(args.datasets, candidates[names[0]], args.cd_plot, not args.no_peers)
         return
     print(f"pool: {', '.join(args.datasets)}; candidates: {names}; {args.cv}-fold CV")
-    scores = np.zeros((len(args.datasets), len(names)))
+    folds = np.zeros((len(args.datasets), len(names), args.cv))
     for i, name in enumerate(args.datasets):
         cells = []
         for j, cand in enumerate(names):
             start = time.perf_counter()
-            scores[i, j], fit_s = cv_score(name, candidates[cand], args.cv)
-            cells.append(f"{cand} {scores[i, j]:.4f} (fit {fit_s:.1f} s, "
-                         f"{time.perf_counter() - start:.0f} s in all)")
+            folds[i, j], fit_s = cv_score(name, candidates[cand], args.cv)
+            cells.append(f"{cand} {folds[i, j].mean():.4f} (folds "
+                         + " ".join(f"{v:.4f}" for v in folds[i, j])
+                         + f"; fit {fit_s:.1f} s, {time.perf_counter() - start:.0f} s in all)")
         print(f"  {name}: " + "; ".join(cells), flush=True)
-    print("\nmean rank of each candidate over the pool: " + ", ".join(
-        f"{n} {v:.2f}" for n, v in zip(names, ranks(scores).mean(axis=0))))
+    rank = noise_ranks(folds)
+    print(f"\nranks (ties within {NOISE_SE:g} standard errors of the paired fold "
+          "differences), per set: " + "; ".join(
+              f"{n} " + "/".join(f"{v:g}" for v in row) for n, row in zip(args.datasets, rank)))
+    print("mean rank of each candidate over the pool: " + ", ".join(
+        f"{n} {v:.2f}" for n, v in zip(names, rank.mean(axis=0))))
     print("\nleave one data set out (chosen on the others -> its CV score here, "
           "the best candidate's score here):")
-    lodo = leave_one_out(args.datasets, names, scores)
+    lodo = leave_one_out(args.datasets, names, folds)
     for name, chosen, score, best in lodo:
         print(f"  {name}: {chosen} {score:.4f} (best {best:.4f})")
     picks = {chosen for _, chosen, _, _ in lodo}
     print(f"candidates chosen: {sorted(picks)} (one means a stable choice)")
     if args.test:
-        overall = names[int(np.argmin(ranks(scores).mean(axis=0)))]
+        overall = names[int(np.argmin(rank.mean(axis=0)))]
         print(f"\ntest splits, {overall} (chosen on the whole pool) against the peers:")
         test_scores(args.datasets, candidates[overall], args.cd_plot, not args.no_peers)
 

@@ -48,7 +48,7 @@ SHARED = {
     "n_networks": "auto",
     "class_weight": None,
     "crop_fraction": "auto",
-    "summary_points": 0,
+    "summary_points": "auto",
     "bptt": None,
 }
 

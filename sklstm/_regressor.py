@@ -30,18 +30,20 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         Train on targets standardised to zero mean and unit variance (as
         :class:`~sklearn.gaussian_process.GaussianProcessRegressor` does);
         predictions are mapped back to the original scale.
-    summary_points : int or "auto", default=0
+    summary_points : int or "auto", default="auto"
         When at least 2, a linear path from each input sequence, resampled
         at this many evenly spaced positions, to the outputs, beside the
         network (see :class:`~sklstm.nn.SummaryPath`): it keeps where along
         a series a value sits, which pooling over time throws away. Its
         weights are a ridge regression of the targets on the resampled
         (standardised) inputs, fitted before the network, which then
-        learns what the ridge leaves. 0 (the default) leaves it out;
-        ``"auto"`` lets the inner search choose between 0 and 64, where the
-        search fits in the fit budget (0 elsewhere). Try ``"auto"`` where
-        the target depends on values at fixed places (spectra, aligned
-        profiles).
+        learns what the ridge leaves. 0 leaves it out. ``"auto"`` (the
+        default) lets the inner search choose between 0 and 64, where the
+        search fits in the fit budget (0 elsewhere, and in
+        ``partial_fit``): where the target depends on values at fixed
+        places (spectra, aligned profiles) the path wins, elsewhere the
+        search keeps the network alone. ``summary_points_`` says what was
+        used.
 
     Attributes
     ----------
@@ -139,7 +141,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         conv_pooling=None,
         n_networks="auto",
         normalize_y=True,
-        summary_points=0,
+        summary_points="auto",
     ):
         self.cell = cell
         self.num_hidden = num_hidden

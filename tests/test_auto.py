@@ -135,5 +135,7 @@ def test_the_inner_search_is_visible_on_the_fitted_estimator(capsys):
     assert search["best_params"] == search["params"][int(np.argmax(search["mean_test_score"]))]
     assert "[SequenceClassifier] inner search" in capsys.readouterr().out
     # no search, nothing recorded: a fixed value, or too much data
-    fixed = SequenceRegressor(num_hidden=4, max_epochs=1, random_state=0).fit(X, y * 1.0)
+    fixed = SequenceRegressor(
+        num_hidden=4, max_epochs=1, summary_points=0, random_state=0
+    ).fit(X, y * 1.0)
     assert fixed.auto_search_ is None

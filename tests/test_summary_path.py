@@ -69,8 +69,8 @@ def test_auto_lets_the_inner_search_choose(tmp_path):
     assert grid == {"summary_points": [0, SUMMARY_POINTS]}
     assert search_grid((1,), 0, 0, (1,), text=False, summary_points=0) == {}
     X, y = make_band_spectra(n_samples=60, n_steps=40, random_state=0)
-    assert SequenceRegressor().summary_points == 0  # opt-in
-    reg = SequenceRegressor(**FAST, summary_points="auto").fit(X, y)
+    assert SequenceRegressor().summary_points == "auto"  # the default
+    reg = SequenceRegressor(**FAST).fit(X, y)
     assert reg.fit_plan_["search"]
     assert [p["summary_points"] for p in reg.auto_search_["params"]] == [0, SUMMARY_POINTS]
     assert reg.summary_points_ == reg.auto_search_["best_params"]["summary_points"]
@@ -109,3 +109,16 @@ def test_the_onnx_export_keeps_the_path(tmp_path):
     X_pad, lengths = pad_sequences(X, np.float32)
     (pred,) = session.run(None, {"X": X_pad, "lengths": lengths})
     np.testing.assert_allclose(pred, reg.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def test_the_default_runs_no_path_where_no_search_runs():
+    # partial_fit trains one network without the inner search: "auto"
+    # resolves to no path, as it does where the search does not fit the budget
+    X, y = make_band_spectra(n_samples=60, n_steps=40, random_state=0)
+    reg = SequenceRegressor(**FAST).partial_fit(X, y)
+    assert reg.summary_points_ == 0
+    assert reg.net_.module_.summary is None
+    assert not reg.fit_plan_["search"]
+    # four series: too few for a 3-fold search
+    reg = SequenceRegressor(**FAST).fit(X[:4], y[:4])
+    assert reg.summary_points_ == 0 and not reg.fit_plan_["search"]
