@@ -46,6 +46,7 @@ from sklstm.datasets import (
     make_hidden_pattern,
     make_informative_channel,
     make_ragged_lengths,
+    make_scatter_spectra,
 )
 from sklstm.preprocessing import channels_last
 
@@ -76,6 +77,10 @@ SYNTHETIC = {
     ),
     "bump-position": (lambda: make_bump_position(400, 100, random_state=0), 200, True),
     "band-spectra": (lambda: make_band_spectra(300, 100, random_state=0), 200, True),
+    # added after summary_points="auto" was chosen, to judge it out of sample
+    "scatter-spectra": (
+        lambda: make_scatter_spectra(300, 100, random_state=0), 200, True
+    ),
 }
 POOL = AEON_CLASSIFICATION + AEON_REGRESSION + list(SYNTHETIC)
 

@@ -39,6 +39,7 @@ from sklstm.datasets import (  # noqa: E402
     make_hidden_pattern,
     make_informative_channel,
     make_ragged_lengths,
+    make_scatter_spectra,
 )
 
 
@@ -52,7 +53,7 @@ def _nearest_neighbour_accuracy(X, y):
 @pytest.mark.parametrize(
     "make",
     [make_few_shot, make_ragged_lengths, make_bump_position, make_hidden_pattern,
-     make_informative_channel, make_band_spectra],
+     make_informative_channel, make_band_spectra, make_scatter_spectra],
 )
 def test_stress_sets_are_reproducible(make):
     first, second = make(random_state=3), make(random_state=3)
@@ -109,6 +110,24 @@ def test_band_spectra_are_linear_in_two_bands():
         assert abs(np.corrcoef(pooled, y)[0, 1]) < 0.5
     with pytest.raises(ValueError, match="n_bands"):
         make_band_spectra(n_bands=4)
+
+
+def test_scatter_spectra_are_linear_only_without_the_scatter():
+    from sklearn.linear_model import Ridge
+
+    def ridge_residual(**params):
+        X, y = make_scatter_spectra(n_samples=400, random_state=0, **params)
+        fit = Ridge(alpha=1e-3).fit(X[:300], y[:300])
+        return (y[300:] - fit.predict(X[300:])).std() / y[300:].std()
+
+    X, y = make_scatter_spectra(n_samples=400, random_state=0)
+    assert X.shape == (400, 100) and y.shape == (400,)
+    assert 2 <= y.min() and y.max() <= 50
+    # unscaled, the spectra are linear in the target; scaled, they are not
+    assert ridge_residual(scatter=0.0) < 0.05
+    assert ridge_residual() > 0.15
+    with pytest.raises(ValueError, match="scatter"):
+        make_scatter_spectra(scatter=-1.0)
 
 
 def test_hidden_pattern_is_short_and_anywhere():

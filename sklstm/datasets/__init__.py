@@ -10,6 +10,7 @@ from ._stress import (
     make_hidden_pattern,
     make_informative_channel,
     make_ragged_lengths,
+    make_scatter_spectra,
 )
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "make_informative_channel",
     "make_parity",
     "make_ragged_lengths",
+    "make_scatter_spectra",
     "make_sine",
 ]

@@ -7,6 +7,8 @@ defaults can fail on data they were not chosen on.
   a bump, which pooling over time throws away;
 - :func:`make_band_spectra`: regression on smooth spectra, linear in the
   heights of two bands at fixed places;
+- :func:`make_scatter_spectra`: regression on mixture spectra under
+  multiplicative scatter, which no linear model on the raw values undoes;
 - :func:`make_hidden_pattern`: a short pattern anywhere in a long series;
 - :func:`make_informative_channel`: one informative channel among many.
 
@@ -247,6 +249,68 @@ def make_band_spectra(n_samples=300, n_steps=100, n_bands=6, *, noise=0.01,
     X += noise * rng.normal(size=X.shape)
     y = 10 * heights[:, 2] - 5 * heights[:, 4] + 0.1 * rng.normal(size=n_samples)
     return X, y
+
+
+@validate_params(
+    {
+        **_constraints(n_samples=1, n_steps=10),
+        "scatter": [Interval(Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_scatter_spectra(n_samples=300, n_steps=100, *, scatter=0.25, noise=0.002,
+                         random_state=None):
+    """Regression on mixture spectra under multiplicative scatter: the
+    target is one component's concentration.
+
+    Each series is the absorbance spectrum of a mixture of three components
+    (Beer-Lambert: the concentrations times three fixed, overlapping
+    Gaussian bands, the target's the narrowest), as near-infrared spectra
+    of meat or grain are. Light scatter then scales each spectrum by a
+    factor of its own (log-normal, ``scatter`` its log's standard
+    deviation) and adds a baseline offset and slope of its own, plus noise.
+    The target, the second component's concentration (2 to 50), is linear
+    in the spectrum before the scaling and not after it: a linear model on
+    the raw values, which fits the unscaled spectra almost exactly, cannot
+    undo a scale that differs from series to series, while features read
+    relative to the series itself (its shape, its ratios) can.
+
+    Parameters
+    ----------
+    n_samples : int, default=300
+    n_steps : int, default=100
+    scatter : float, default=0.25
+        Standard deviation of the log of each series' scale factor (0: no
+        scaling, and a linear target).
+    noise : float, default=0.002
+        Standard deviation of the Gaussian noise on every step.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_steps)
+    y : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from sklstm.datasets import make_scatter_spectra
+    >>> X, y = make_scatter_spectra(n_samples=4, random_state=0)
+    >>> X.shape, y.shape
+    ((4, 100), (4,))
+    """
+    rng = check_random_state(random_state)
+    t = np.linspace(0, 1, n_steps)
+    centres, widths = np.array([0.3, 0.5, 0.65]), np.array([0.15, 0.08, 0.2])
+    bands = np.exp(-(((t[None] - centres[:, None]) / widths[:, None]) ** 2))
+    target = rng.uniform(2, 50, n_samples)
+    first = 75 - 0.9 * target + rng.normal(0, 2, n_samples)
+    third = 100 - target - first
+    absorbance = np.stack([first, target, third], axis=1) / 100 @ bands
+    scale = rng.lognormal(0, scatter, (n_samples, 1))
+    offset, slope = rng.normal(0, 0.5, (n_samples, 1)), rng.normal(0, 0.5, (n_samples, 1))
+    X = offset + scale * (1 + absorbance) + slope * t
+    X += noise * rng.normal(size=X.shape)
+    return X, target
 
 
 @validate_params(
