@@ -404,3 +404,14 @@ def test_weight_dropout_parameter_is_validated():
 
     with pytest.raises(ValueError, match="weight_dropout"):
         SequenceClassifier(weight_dropout=1.0).fit(RAGGED, LABELS)
+
+
+@pytest.mark.parametrize("locked", [False, True])
+def test_dropout_of_rate_zero_and_in_evaluation_is_the_identity(locked):
+    from sklstm.nn._regularization import SequenceDropout
+
+    X = torch.randn(3, 5, 4)
+    assert SequenceDropout(0.0, locked).train()(X) is X
+    assert SequenceDropout(0.5, locked).eval()(X) is X
+    dropped = SequenceDropout(0.5, locked).train()(X)
+    assert dropped.shape == X.shape and bool((dropped == 0).any())
