@@ -180,7 +180,7 @@ class _NumericInputMixin:
             self.summary_points_ = 0 if _auto.is_auto(points) or text else int(points)
         if hasattr(self, "crop_fraction"):
             self.crop_fraction_ = _auto.crop_fraction(self.crop_fraction, y.cpu().numpy())
-        self.fit_plan_ = self._fit_plan(X, grid)
+        self.fit_plan_ = self._fit_plan(X, lengths, grid)
         if self.verbose:
             print(f"[{type(self).__name__}] fit plan: "
                   + _auto.describe_plan(self.fit_plan_, getattr(self, "crop_fraction_", None)))
@@ -198,7 +198,7 @@ class _NumericInputMixin:
         if getattr(self, "summary_points_", 0):
             self._summary = self._fit_summary(X, lengths, y, sample_weight)
 
-    def _fit_plan(self, X, grid):
+    def _fit_plan(self, X, lengths, grid):
         """:func:`~sklstm._auto.fit_plan` for this fit: its epochs, networks
         and search, within the fit budget."""
         n_features = 1 if X.ndim == 2 else X.shape[2]  # token ids: one
@@ -209,6 +209,7 @@ class _NumericInputMixin:
             n_conv_layers=self.n_conv_layers_, kernel_size=self.conv_kernel_size,
             stride=self._conv_stride(), num_hidden=self.num_hidden,
             num_layers=self.num_layers, bidirectional=self.bidirectional,
+            ragged=lengths is not None and bool((lengths != X.shape[1]).any()),
         )
         n_candidates = len(ParameterGrid(grid)) if grid else 0
         return _auto.fit_plan(

@@ -53,6 +53,24 @@ def test_epoch_work_counts_the_front_end_and_the_recurrent_steps():
     assert _auto.epoch_work(1, 50, num_hidden=48) == 4 * _auto.epoch_work(1, 50)
     assert _auto.epoch_work(1, 50, num_layers=2) == 2 * _auto.epoch_work(1, 50)
     assert _auto.epoch_work(1, 50, bidirectional=False) == _auto.epoch_work(1, 50) / 2
+    # steps of sequences of different lengths cost more (their masks)
+    assert _auto.epoch_work(10, 400, n_conv_layers=2, ragged=True) == round(
+        _auto.RAGGED_STEP_COST * 10 * (400 + 4 * 100)
+    )
+
+
+def test_a_ragged_set_plans_as_ragged_only_where_lengths_differ():
+    from sklstm import SequenceClassifier
+
+    rng = np.random.RandomState(0)
+    same = [rng.normal(size=40) for _ in range(12)]
+    ragged = [rng.normal(size=n) for n in [40] + [20] * 11]
+    y = np.arange(12) % 2
+    params = dict(num_hidden=4, max_epochs=1, n_networks=1, random_state=0)
+    plain = SequenceClassifier(**params).fit(same, y).fit_plan_["work"]
+    padded = SequenceClassifier(**params).fit(ragged, y).fit_plan_["work"]
+    assert plain == _auto.epoch_work(12, 40, n_features=2, num_hidden=4)  # one epoch
+    assert padded == _auto.epoch_work(12, 40, n_features=2, num_hidden=4, ragged=True)
 
 
 def test_the_fit_plan_stays_within_the_budget():
