@@ -37,6 +37,11 @@ def _constraints(**lowest):
     }
 
 
+def _gaussian_bands(t, centres, widths):
+    """``(n_bands, len(t))`` Gaussian bands at ``centres`` of ``widths``."""
+    return np.exp(-(((t[None] - centres[:, None]) / widths[:, None]) ** 2))
+
+
 def _smooth_shapes(rng, n_shapes, n_steps, n_waves=4):
     """``n_shapes`` smooth random curves of ``n_steps`` steps (sums of a few
     sines of random frequency and phase), each of unit standard deviation."""
@@ -243,7 +248,7 @@ def make_band_spectra(n_samples=300, n_steps=100, n_bands=6, *, noise=0.01,
     centres = rng.uniform(0.1, 0.9, n_bands)
     widths = rng.uniform(0.03, 0.1, n_bands)
     heights = rng.lognormal(0, 0.5, (n_samples, n_bands))
-    bands = np.exp(-(((t[None] - centres[:, None]) / widths[:, None]) ** 2))
+    bands = _gaussian_bands(t, centres, widths)
     X = heights @ bands
     X += 0.5 * rng.normal(size=(n_samples, 1)) + rng.normal(size=(n_samples, 1)) * t
     X += noise * rng.normal(size=X.shape)
@@ -301,7 +306,7 @@ def make_scatter_spectra(n_samples=300, n_steps=100, *, scatter=0.25, noise=0.00
     rng = check_random_state(random_state)
     t = np.linspace(0, 1, n_steps)
     centres, widths = np.array([0.3, 0.5, 0.65]), np.array([0.15, 0.08, 0.2])
-    bands = np.exp(-(((t[None] - centres[:, None]) / widths[:, None]) ** 2))
+    bands = _gaussian_bands(t, centres, widths)
     target = rng.uniform(2, 50, n_samples)
     first = 75 - 0.9 * target + rng.normal(0, 2, n_samples)
     third = 100 - target - first
