@@ -15,7 +15,9 @@ machine)::
 Prints each set's fit time and test accuracy with both versions, their
 ratio, and the totals. ``--before`` and ``--after`` name other commits
 (``--after`` defaults to this checkout as it is, uncommitted changes
-included); ``--datasets`` names other sets.
+included); ``--datasets`` names other sets; ``--vary-seed`` fits round
+``r`` with ``random_state=r``, so that the accuracies are means over seeds
+(one seed's test accuracy moves by a series or two with any rounding).
 """
 
 import argparse
@@ -48,7 +50,7 @@ X, y = load({name!r}, "train")
 X_test, y_test = load({name!r}, "test")
 X, X_test = channels_last(X), channels_last(X_test)
 start = time.perf_counter()
-clf = SequenceClassifier(random_state=0).fit(X, y)
+clf = SequenceClassifier(random_state={seed}).fit(X, y)
 seconds = time.perf_counter() - start
 print(json.dumps({{"fit": seconds, "accuracy": clf.score(X_test, y_test),
                   "source": sklstm.__file__}}))
@@ -72,10 +74,11 @@ def checkout(rev):
                             str(path)], check=True)
 
 
-def fit_in_process(tree, name):
-    """One default fit of ``name`` by the ``sklstm`` of ``tree``, in a new process."""
+def fit_in_process(tree, name, seed=0):
+    """One default fit of ``name`` by the ``sklstm`` of ``tree``, in a new
+    process, with ``random_state=seed``."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    code = CHILD.format(benchmarks=str(ROOT / "benchmarks"), name=name)
+    code = CHILD.format(benchmarks=str(ROOT / "benchmarks"), name=name, seed=int(seed))
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tempfile.gettempdir(),
                          capture_output=True, text=True, check=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
@@ -90,6 +93,8 @@ def main():
     parser.add_argument("--after", default=None, help="a commit; default: this checkout")
     parser.add_argument("--datasets", nargs="*", default=CLASSIFICATION)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--vary-seed", action="store_true",
+                        help="round r fits with random_state=r (accuracy over seeds)")
     args = parser.parse_args()
     after_name = args.after or "this checkout"
     with checkout(args.before) as before, checkout(args.after) as after:
@@ -101,7 +106,8 @@ def main():
                 # alternate which version goes first, so that drift falls on both
                 order = list(trees.items())[:: 1 if round_ % 2 == 0 else -1]
                 for label, tree in order:
-                    runs[label].append(fit_in_process(tree, name))
+                    seed = round_ if args.vary_seed else 0
+                    runs[label].append(fit_in_process(tree, name, seed))
             fit = {k: sum(r["fit"] for r in v) / len(v) for k, v in runs.items()}
             acc = {k: sum(r["accuracy"] for r in v) / len(v) for k, v in runs.items()}
             rows.append((name, fit[args.before], fit[after_name], acc[args.before],
