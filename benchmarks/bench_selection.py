@@ -178,10 +178,11 @@ def noise_ranks(fold_scores):
                     continue
                 diff = fold_scores[s, j] - fold_scores[s, i]
                 se = diff.std(ddof=1) / np.sqrt(n_folds) if n_folds > 1 else 0.0
-                if diff.mean() > NOISE_SE * se and diff.mean() > 0:
-                    out[s, i] += 1  # j is better beyond the noise
-                elif not (diff.mean() < -NOISE_SE * se and diff.mean() < 0):
+                mean = diff.mean()
+                if mean == 0 or abs(mean) <= NOISE_SE * se:
                     out[s, i] += 0.5  # tied with j
+                elif mean > 0:
+                    out[s, i] += 1  # j is better beyond the noise
     return out
 
 

@@ -115,9 +115,7 @@ class _SequenceNet(NeuralNet):
         if self.compute_dtype is None:
             return contextlib.nullcontext()
         device_type = next(self.network_.parameters()).device.type
-        return torch.autocast(
-            device_type, dtype=self.compute_dtype, enabled=self.compute_dtype is not None
-        )
+        return torch.autocast(device_type, dtype=self.compute_dtype)
 
     def train_step_single(self, batch, **fit_params):
         """One forward and backward pass; the module is already in training mode.
