@@ -39,6 +39,7 @@ class SequenceClassifier(
         Weights of the classes in the loss, as in scikit-learn's
         classifiers: ``"balanced"`` weighs each class by
         ``n_samples / (n_classes * count)``.
+    %(label_smoothing_parameter)s
     crop_fraction : float in (0, 1] or "auto", default="auto"
         Window slicing: below 1, each training pass reads a random window
         of each sequence, at least this fraction of it long, so that a
@@ -72,6 +73,9 @@ class SequenceClassifier(
     input_differences_ : int
         Orders of step differences appended to the input features
         (``input_differences``, resolved for ``"auto"``).
+    per_sequence_features_ : bool
+        Whether per-sequence standardised copies of the input features
+        are appended (``per_sequence_features``, resolved for ``"auto"``).
     %(auto_search_attribute)s
     %(fit_plan_attribute)s
     crop_fraction_ : float
@@ -117,6 +121,7 @@ class SequenceClassifier(
         **MANY_TO_ONE_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "crop_fraction": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="right")],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
     _ensemble_combine = "proba"
 
@@ -153,6 +158,7 @@ class SequenceClassifier(
         conv_dilations="auto",
         input_differences=1,
         difference_lag=4,
+        per_sequence_features=False,
         locked_dropout=False,
         weight_dropout=0.0,
         conv_stride=2,
@@ -161,6 +167,7 @@ class SequenceClassifier(
         n_networks="auto",
         class_weight=None,
         crop_fraction="auto",
+        label_smoothing=0.0,
     ):
         self.cell = cell
         self.num_hidden = num_hidden
@@ -193,6 +200,7 @@ class SequenceClassifier(
         self.conv_dilations = conv_dilations
         self.input_differences = input_differences
         self.difference_lag = difference_lag
+        self.per_sequence_features = per_sequence_features
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride
@@ -200,6 +208,7 @@ class SequenceClassifier(
         self.conv_pooling = conv_pooling
         self.n_networks = n_networks
         self.crop_fraction = crop_fraction
+        self.label_smoothing = label_smoothing
 
     def _stratify_validation(self, y):
         return torch.bincount(y).min() >= 2

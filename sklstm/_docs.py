@@ -156,6 +156,17 @@ difference_lag : int, default=%(default_difference_lag)s
     ``difference_lag`` steps). Over a few steps the differences keep the
     slopes of smooth series and gain less of the noise of noisy ones, whose
     step-to-step differences are mostly noise.
+per_sequence_features : bool or "auto", default=%(default_per_sequence_features)s
+    Give the network each input feature standardised by its own sequence
+    (minus the sequence's mean over its real steps, divided by its standard
+    deviation there; :class:`~sklstm.nn.SequenceStandardize`) as further
+    features, beside the features standardised over the training data.
+    A sequence's offset and scale drop out of the copies, so that series
+    recorded under a multiplicative effect (spectra under light scatter, a
+    sensor's gain) show their shape; the features themselves keep the
+    level. None for text. ``"auto"`` (classifier and regressor) lets the
+    inner search choose False or True, as for ``input_differences``.
+    Learned as ``per_sequence_features_``.
 locked_dropout : bool, default=False
     Make ``dropout`` variational ("locked", Gal & Ghahramani 2016): one mask
     per sequence, shared by all its steps, on the recurrent layers' inputs,
@@ -198,15 +209,28 @@ n_networks : int or "auto", default="auto"
     learned as ``n_networks_``.
 """
 
+LABEL_SMOOTHING_PARAMETER = """\
+label_smoothing : float in [0, 1), default=0.0
+    Label smoothing in the cross-entropy loss (as in
+    :class:`torch.nn.CrossEntropyLoss`): the target of each training label
+    is ``1 - label_smoothing`` on its class and the rest spread evenly over
+    all classes, so that the networks stop pushing their training labels'
+    probabilities towards 1 once they fit them.
+"""
+
 AUTO_SEARCH_ATTRIBUTE = """\
 auto_search_ : dict or None
     The inner search that chose the parameters set to ``"auto"`` that have
-    a choice here (``conv_dilations``, ``input_differences``), each
-    candidate fitted as one network in a 3-fold cross-validation of the
-    training data (scikit-learn's ``GridSearchCV``): ``params`` (the
-    candidates, simplest first), ``mean_test_score``, ``std_test_score``
-    and ``best_params`` (the chosen one; the simplest of equal scores).
-    None when no search ran (nothing to choose, over the fit budget, or
+    a choice here (``conv_dilations``, ``input_differences``,
+    ``summary_points``, ``per_sequence_features``), each candidate fitted
+    as one network in a 3-fold cross-validation of the training data (the
+    scores of scikit-learn's ``GridSearchCV``): ``params`` (the
+    candidates, simplest first), ``mean_test_score``, ``std_test_score``,
+    ``split_test_scores`` (candidates by folds) and ``best_params`` (the
+    chosen one: the best mean, the simplest of equal ones; the
+    regressor's, among the simplest candidate and those that beat it
+    beyond the folds' noise, by more than two standard errors of their
+    fold-by-fold differences). None when no search ran (nothing to choose, over the fit budget, or
     ``partial_fit``). ``verbose=1`` prints it as it runs.
 """
 
@@ -231,6 +255,7 @@ _TEXTS = {
     "architecture_parameters": ARCHITECTURE_PARAMETERS,
     "many_to_one_parameters": MANY_TO_ONE_PARAMETERS,
     "auto_search_attribute": AUTO_SEARCH_ATTRIBUTE,
+    "label_smoothing_parameter": LABEL_SMOOTHING_PARAMETER,
     "fit_plan_attribute": FIT_PLAN_ATTRIBUTE,
 }
 

@@ -79,4 +79,5 @@ class _LabelsMixin:
                 self.class_weight, classes=self.classes_, y=self.classes_[codes]
             )
             params["weight"] = torch.as_tensor(weights, dtype=torch.float32)
+        params["label_smoothing"] = float(self.label_smoothing)
         return torch.nn.CrossEntropyLoss, params

@@ -19,7 +19,7 @@ from ._net import PRECISIONS
 from ._random import preserved_rng_state
 from ._search import inner_search, search_folds
 from ._threads import worker_count
-from .nn import Differences, NumericInput, RecurrentNetwork
+from .nn import NumericInput, RecurrentNetwork
 from .nn._heads import resample
 from .nn._readout import CONV_POOLINGS, POOLINGS
 from .preprocessing._vocabulary import Vocabulary, is_text
@@ -38,6 +38,7 @@ ARCHITECTURE_CONSTRAINTS = {
     "conv_dilations": [StrOptions({"multiscale"}), "array-like"],
     "input_differences": [Interval(Integral, 0, None, closed="left")],
     "difference_lag": [Interval(Integral, 1, None, closed="left")],
+    "per_sequence_features": ["boolean"],
     "locked_dropout": ["boolean"],
     "weight_dropout": [Interval(Real, 0, 1, closed="left")],
 }
@@ -49,6 +50,7 @@ MANY_TO_ONE_CONSTRAINTS = {
     "conv_pooling": [StrOptions(set(CONV_POOLINGS)), None],
     "conv_dilations": [StrOptions({"auto", "multiscale"}), "array-like"],
     "input_differences": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+    "per_sequence_features": [StrOptions({"auto"}), "boolean"],
     "n_networks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
 }
 
@@ -73,6 +75,7 @@ class _NumericInputMixin:
         "n_conv_layers_": "n_conv_layers_",
         "conv_dilations_": "conv_dilations_",
         "input_differences_": "input_differences_",
+        "per_sequence_features_": "per_sequence_features_",
         "n_networks_": "n_networks_",
         "auto_search_": "auto_search_",
         "fit_plan_": "fit_plan_",
@@ -83,6 +86,11 @@ class _NumericInputMixin:
     # how an ensemble (n_networks) combines its networks' outputs; None for
     # estimators without the parameter
     _ensemble_combine = None
+    # the inner search's rule (see sklstm._auto): the best mean by default
+    _search_noise_se = 0.0
+    # whether the fit budget holds the search before the ensemble
+    # (sklstm._auto.fit_plan)
+    _search_first = False
     _tabular_2d = True  # 2-D X: columns are a fixed number of steps
 
     # -- data -------------------------------------------------------------------
@@ -161,6 +169,8 @@ class _NumericInputMixin:
         differences = self.input_differences
         # token ids have no differences, as they have no scale
         self.input_differences_ = 0 if text or _auto.is_auto(differences) else int(differences)
+        copies = self.per_sequence_features
+        self.per_sequence_features_ = not (text or _auto.is_auto(copies)) and bool(copies)
         self.n_conv_layers_ = _auto.n_conv_layers(
             self.conv_layers, typical, self.conv_kernel_size, self._conv_stride(), text
         )
@@ -174,6 +184,7 @@ class _NumericInputMixin:
             _auto.multiscale_dilations(typical, self.conv_kernel_size, self.conv_channels),
             text,
             getattr(self, "summary_points", None),
+            self.per_sequence_features,
         )
         if hasattr(self, "summary_points"):
             points = self.summary_points
@@ -202,8 +213,11 @@ class _NumericInputMixin:
         """:func:`~sklstm._auto.fit_plan` for this fit: its epochs, networks
         and search, within the fit budget."""
         n_features = 1 if X.ndim == 2 else X.shape[2]  # token ids: one
+        copies = _auto.is_auto(self.per_sequence_features) or self.per_sequence_features_
         if _auto.is_auto(self.input_differences) or self.input_differences_:
-            n_features *= 1 + max(1, self.input_differences_)
+            n_features *= 1 + max(1, self.input_differences_) + copies
+        elif copies:
+            n_features *= 2
         work = _auto.epoch_work(
             len(X), X.shape[1], n_features=n_features,
             n_conv_layers=self.n_conv_layers_, kernel_size=self.conv_kernel_size,
@@ -214,7 +228,7 @@ class _NumericInputMixin:
         n_candidates = len(ParameterGrid(grid)) if grid else 0
         return _auto.fit_plan(
             self.max_epochs, getattr(self, "n_networks", 1), n_candidates, work,
-            n_series=len(X), partial=self._partial_call,
+            n_series=len(X), partial=self._partial_call, search_first=self._search_first,
         )
 
     def _n_epochs(self):
@@ -235,7 +249,7 @@ class _NumericInputMixin:
         learned = {
             name: getattr(self, f"{name}_")
             for name in ("conv_dilations", "input_differences", "crop_fraction",
-                         "summary_points")
+                         "summary_points", "per_sequence_features")
             if hasattr(self, name)
         }
         single = clone(self).set_params(
@@ -250,7 +264,7 @@ class _NumericInputMixin:
         return inner_search(
             single, grid, X_seq, y, cv=search_folds(self, y, self._seed),
             sample_weight=None if sample_weight is None else sample_weight.numpy(),
-            verbose=self.verbose, n_workers=workers,
+            verbose=self.verbose, n_workers=workers, noise_se=self._search_noise_se,
         )
 
     def _search_draws_random_numbers(self):
@@ -272,12 +286,11 @@ class _NumericInputMixin:
         :class:`~sklearn.linear_model.RidgeCV`'s leave-one-out error) of
         the training targets on the standardised inputs resampled at
         ``summary_points_`` positions."""
-        # the network's own input stage: differences, then standardisation
+        # the network's own input stage: differences, copies, then standardisation
         mean, scale = self._input_stats or (None, None)
-        inputs = NumericInput(X.shape[2], self.input_differences_, self.difference_lag,
-                              mean, scale)
         with torch.no_grad():
-            Z = resample(inputs(X.float()), lengths, self.summary_points_).flatten(1).numpy()
+            Z = self._input_stage(mean, scale)(X.float(), lengths)
+            Z = resample(Z, lengths, self.summary_points_).flatten(1).numpy()
         ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(
             Z.astype(np.float64), y.cpu().numpy().astype(np.float64),
             sample_weight=None if sample_weight is None else sample_weight.numpy(),
@@ -289,9 +302,9 @@ class _NumericInputMixin:
         ``input_differences_``, of its differences, over the real steps), or
         a warning for large inputs left unscaled."""
         if self.standardize:
-            if self.input_differences_:
-                X = Differences(self.input_differences_, self.difference_lag)(X)
-            self._input_stats = feature_stats(X, lengths)
+            with torch.no_grad():
+                features = self._input_stage()(X, lengths)
+            self._input_stats = feature_stats(features, lengths)
             return
         largest = float(X.abs().max())
         if largest > _LARGE_INPUT:
@@ -302,6 +315,15 @@ class _NumericInputMixin:
                 "scale X with sklstm.preprocessing.SequenceScaler.",
                 UserWarning,
             )
+
+    def _input_stage(self, mean=None, scale=None):
+        """The network's input stage (:class:`~sklstm.nn.NumericInput`) as
+        learned: the features with their differences and per-sequence
+        copies, standardised with ``mean`` and ``scale`` where given."""
+        return NumericInput(
+            self._n_step_features, self.input_differences_, self.difference_lag,
+            mean, scale, per_sequence=getattr(self, "per_sequence_features_", False),
+        )
 
     def _conv_stride(self):
         """The front-end's stride: 1 where every step needs its own output."""
@@ -325,6 +347,8 @@ class _NumericInputMixin:
             "per_step": self._per_step,
             "input_differences": self.input_differences_,
             "difference_lag": self.difference_lag,
+            # files written before the copies existed have none
+            "per_sequence_features": getattr(self, "per_sequence_features_", False),
             "input_mean": mean,
             "input_scale": scale,
             "conv_layers": self.n_conv_layers_,

@@ -7,6 +7,7 @@ import torch
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
+from . import _auto
 from ._compat import fit_context, Interval, StrOptions
 from ._base import _BaseSequenceEstimator
 from ._numeric_input import MANY_TO_ONE_CONSTRAINTS, _NumericInputMixin
@@ -38,7 +39,8 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         weights are a ridge regression of the targets on the resampled
         (standardised) inputs, fitted before the network, which then
         learns what the ridge leaves. 0 leaves it out. ``"auto"`` (the
-        default) lets the inner search choose between 0 and 64, where the
+        default) lets the inner search choose between 0 and 64 (with
+        ``per_sequence_features``, every combination), where the
         search fits in the fit budget (0 elsewhere, and in
         ``partial_fit``): where the target depends on values at fixed
         places (spectra, aligned profiles) the path wins, elsewhere the
@@ -65,6 +67,9 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
     input_differences_ : int
         Orders of step differences appended to the input features
         (``input_differences``, resolved for ``"auto"``).
+    per_sequence_features_ : bool
+        Whether per-sequence standardised copies of the input features
+        are appended (``per_sequence_features``, resolved for ``"auto"``).
     %(auto_search_attribute)s
     %(fit_plan_attribute)s
     n_networks_ : int
@@ -96,6 +101,8 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         "summary_points": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
     }
     _ensemble_combine = "mean"
+    _search_noise_se = _auto.REGRESSION_SEARCH_NOISE_SE
+    _search_first = True
     # in saved files: how targets were scaled for training
     _saved_fields = {
         "target_1d": "_y_1d", "target_mean": "_y_mean", "target_scale": "_y_scale"
@@ -134,6 +141,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         conv_dilations=(1,),
         input_differences=0,
         difference_lag=4,
+        per_sequence_features="auto",
         locked_dropout=False,
         weight_dropout=0.0,
         conv_stride=2,
@@ -173,6 +181,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         self.conv_dilations = conv_dilations
         self.input_differences = input_differences
         self.difference_lag = difference_lag
+        self.per_sequence_features = per_sequence_features
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.conv_stride = conv_stride

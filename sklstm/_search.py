@@ -22,11 +22,12 @@ def search_folds(estimator, y, seed):
 
 
 def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
-                 n_workers=1):
+                 n_workers=1, noise_se=0.0):
     """Cross-validate ``estimator`` with each combination of ``grid``.
 
     What :class:`~sklearn.model_selection.GridSearchCV` with ``refit=False``
-    computes (the same candidates, folds, scores and choice), with the fits
+    computes (the same candidates, folds, scores and, with ``noise_se=0``,
+    choice), with the fits
     shared out over ``n_workers`` threads, each on its share of torch's
     intra-op threads (:func:`~sklstm._threads.map_in_threads`): one small
     network a core keeps the cores busier than one network at a time on
@@ -48,13 +49,19 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
         At 1 or more, print each candidate's score and the choice.
     n_workers : int, default=1
         Threads that fit at once.
+    noise_se : float, default=0.0
+        Above 0, a candidate other than the first is chosen only where it
+        beats the first beyond the folds' noise (:func:`best_beyond_noise`).
 
     Returns
     -------
     results : dict
         ``params`` (the candidates), ``mean_test_score``,
-        ``std_test_score`` and ``best_params`` (the best mean score; the
-        first, simplest, of equal ones, as :class:`GridSearchCV` ranks).
+        ``std_test_score``, ``split_test_scores`` (candidates by folds)
+        and ``best_params``: the best mean score (the first, simplest, of
+        equal ones, as :class:`GridSearchCV` ranks), among the first
+        candidate and those that beat it beyond the folds' noise
+        (:func:`best_beyond_noise`).
     """
     candidates = list(ParameterGrid(grid))
     folds = list(cv.split(np.zeros(len(y)), y))
@@ -77,7 +84,8 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
         "params": candidates,
         "mean_test_score": means,
         "std_test_score": scores.std(axis=1),
-        "best_params": candidates[int(np.argmax(means))],
+        "split_test_scores": scores,
+        "best_params": candidates[best_beyond_noise(scores, noise_se)],
     }
     if verbose:
         name = type(estimator).__name__
@@ -88,6 +96,30 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
             print(f"  {_describe(candidate)}: score {mean:.4f} (+/- {std:.4f})")
         print(f"  chosen: {_describe(results['best_params'])}")
     return results
+
+
+def best_beyond_noise(scores, noise_se):
+    """Index of the candidate chosen from ``scores`` of shape
+    ``(n_candidates, n_folds)`` (the same folds for each; higher is better):
+    the best mean among the first candidate (the simplest) and those that
+    beat it beyond the folds' noise, where the mean of the paired
+    fold-by-fold differences is more than ``noise_se`` standard errors
+    above zero. With ``noise_se=0``, the best mean, the first of equal ones
+    (:class:`GridSearchCV`'s choice).
+
+    >>> scores = np.array([[0.80, 0.90, 0.70], [1.0, 0.85, 0.85], [0.88, 0.98, 0.78]])
+    >>> best_beyond_noise(scores, noise_se=2), best_beyond_noise(scores, noise_se=0)
+    (2, 1)
+    """
+    scores = np.asarray(scores, dtype=float)
+    diffs = scores - scores[0]
+    n_folds = scores.shape[1]
+    se = diffs.std(axis=1, ddof=1) / np.sqrt(n_folds) if n_folds > 1 else 0 * diffs[:, 0]
+    gain = diffs.mean(axis=1)
+    eligible = (gain > noise_se * se) & (gain > 0)
+    eligible[0] = True
+    means = np.where(eligible, scores.mean(axis=1), -np.inf)
+    return int(np.argmax(means))
 
 
 def _describe(params):

@@ -1,6 +1,6 @@
 """Sequence labelling: one label per step."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -66,6 +66,7 @@ class SequenceTagger(
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn's
         classifiers (counted over all steps).
+    %(label_smoothing_parameter)s
     bptt : int or None, default=None
         If set, train by truncated back-propagation through time: the steps
         of all training sequences are joined into one stream, laid out in
@@ -93,6 +94,9 @@ class SequenceTagger(
     input_differences_ : int
         Orders of step differences appended to the input features
         (``input_differences``).
+    per_sequence_features_ : bool
+        Whether per-sequence standardised copies of the input features
+        are appended (``per_sequence_features``).
     auto_search_ : None
         The tagger has no parameters chosen by an inner search.
     %(fit_plan_attribute)s
@@ -123,6 +127,7 @@ class SequenceTagger(
         **ARCHITECTURE_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "bptt": [Interval(Integral, 1, None, closed="left"), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
     _per_step = True
     _tabular_2d = False
@@ -160,10 +165,12 @@ class SequenceTagger(
         conv_dilations=(1,),
         input_differences=0,
         difference_lag=4,
+        per_sequence_features=False,
         locked_dropout=False,
         weight_dropout=0.0,
         class_weight=None,
         bptt=None,
+        label_smoothing=0.0,
     ):
         self.cell = cell
         self.num_hidden = num_hidden
@@ -195,10 +202,12 @@ class SequenceTagger(
         self.conv_dilations = conv_dilations
         self.input_differences = input_differences
         self.difference_lag = difference_lag
+        self.per_sequence_features = per_sequence_features
         self.locked_dropout = locked_dropout
         self.weight_dropout = weight_dropout
         self.class_weight = class_weight
         self.bptt = bptt
+        self.label_smoothing = label_smoothing
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

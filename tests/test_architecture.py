@@ -14,7 +14,9 @@ from sklstm.nn import (
     Differences,
     DilatedConvs,
     Pooling,
+    NumericInput,
     RecurrentNetwork,
+    SequenceStandardize,
     TokenEmbedding,
     low_precision_supported,
 )
@@ -231,7 +233,7 @@ def _fake_search(monkeypatch, cv_scores):
     names the fits the search would make."""
 
     def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
-                     n_workers=1):
+                     n_workers=1, noise_se=0.0):
         params = list(ParameterGrid(grid))
         fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
         means = np.array([
@@ -355,6 +357,73 @@ def test_input_differences_never_depend_on_padding(ragged, order, lag, conv_laye
     tagger = SequenceTagger(**params).fit(X, [(x[:, 0] > 0).astype(int) for x in X])
     assert tagger.input_differences_ == order
     _assert_tagger_padding_invariant(tagger, X)
+
+
+def test_sequence_standardize_reads_real_steps_only():
+    rng = np.random.RandomState(0)
+    X = torch.tensor(rng.normal(size=(3, 9, 2)) * [1.0, 50.0] + [3.0, -7.0],
+                     dtype=torch.float32)
+    X[2, :, 1] = 4.0  # a constant feature becomes zeros
+    lengths = torch.tensor([9, 5, 7])
+    out = SequenceStandardize()(X, lengths)
+    assert out.shape == X.shape and out.dtype == torch.float32
+    for i, n in enumerate(lengths.tolist()):
+        real = X[i, :n].double().numpy()
+        scale = real.std(axis=0)
+        scale[scale == 0] = 1.0
+        np.testing.assert_allclose(
+            out[i, :n].numpy(), (real - real.mean(axis=0)) / scale, rtol=1e-5, atol=1e-6
+        )
+        # alone and with other padding: the same values, to the bit
+        alone = SequenceStandardize()(X[i : i + 1, :n])
+        assert torch.equal(alone[0], out[i, :n])
+        wider = torch.cat([X[i : i + 1, :n], torch.full((1, 30, 2), 1e6)], dim=1)
+        padded = SequenceStandardize()(wider, torch.tensor([n]))
+        assert torch.equal(padded[0, :n], out[i, :n])
+    assert torch.equal(out[2, :7, 1], torch.zeros(7))
+    # offset and gain drop out: a + b * x gives what x gives
+    moved = SequenceStandardize()(5.0 + 3.0 * X[:2, :5], None)
+    torch.testing.assert_close(moved, SequenceStandardize()(X[:2, :5]), atol=1e-5, rtol=1e-5)
+    # in NumericInput: features, differences, then the copies
+    inputs = NumericInput(2, differences=1, per_sequence=True)
+    assert inputs.n_outputs == 6
+    torch.testing.assert_close(inputs(X, lengths)[..., 4:], out)
+    net = RecurrentNetwork(n_features=2, per_sequence_features=True, conv_layers=1)
+    assert net.frontend.blocks[0].conv.in_channels == 4
+    with pytest.raises(ValueError, match="per_sequence_features needs real-valued"):
+        RecurrentNetwork(vocab_size=10, per_sequence_features=True)
+
+
+@pytest.mark.parametrize("conv_layers", [0, 2])
+def test_per_sequence_features_never_depend_on_padding(ragged, conv_layers):
+    X, y = ragged
+    params = dict(conv_layers=conv_layers, conv_channels=8, per_sequence_features=True,
+                  input_differences=1, conv_dilations=(1,), **FAST)
+    clf = SequenceClassifier(n_networks=1, **params).fit(X, y)
+    assert clf.per_sequence_features_ is True
+    assert clf.net_.module_.inputs.scaler.mean.shape == (6,)
+    _assert_padding_and_batch_invariant(clf.predict_proba, X)
+    reg = SequenceRegressor(n_networks=1, summary_points=4, **params).fit(X, y.astype(float))
+    _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
+    tagger = SequenceTagger(**params).fit(X, [(x[:, 0] > 0).astype(int) for x in X])
+    assert tagger.per_sequence_features_ is True
+    _assert_tagger_padding_invariant(tagger, X)
+
+
+def test_per_sequence_features_searched_where_auto(ragged):
+    X, y = ragged
+    reg = SequenceRegressor(n_networks=1, per_sequence_features="auto", summary_points=0,
+                            conv_dilations=(1,), **FAST).fit(X, y.astype(float))
+    search = reg.auto_search_
+    assert [p["per_sequence_features"] for p in search["params"]] == [False, True]
+    assert reg.per_sequence_features_ == search["best_params"]["per_sequence_features"]
+    assert reg.fit_plan_["search"]
+    # the tagger has no search; text has no scale
+    with pytest.raises(ValueError, match="'per_sequence_features' parameter"):
+        SequenceTagger(per_sequence_features="auto").fit(X, [(x[:, 0] > 0).astype(int) for x in X])
+    text = ["a b c", "b c", "c a a b", "a"] * 5
+    clf = SequenceClassifier(per_sequence_features=True, n_networks=1, **FAST)
+    assert clf.fit(text, [0, 1, 0, 1] * 5).per_sequence_features_ is False
 
 
 def test_input_differences_are_standardised_with_their_own_statistics(ragged):

@@ -8,7 +8,7 @@ from sklearn.model_selection import KFold
 
 from sklstm import SequenceClassifier, SequenceRegressor
 from sklstm import _auto
-from sklstm._search import inner_search
+from sklstm._search import best_beyond_noise, inner_search
 
 
 @pytest.mark.parametrize(
@@ -137,6 +137,24 @@ def test_inner_search_keeps_the_first_of_equal_scores(capsys):
     assert "chosen: constant=1, strategy='constant'" in out
 
 
+def test_the_search_keeps_the_simplest_within_the_folds_noise():
+    # folds' scores of three candidates (higher is better)
+    noisy_win = np.array([[0.70, 0.80, 0.75], [0.90, 0.70, 0.80]])  # +0.05 +- 0.09
+    assert best_beyond_noise(noisy_win, 2) == 0
+    assert best_beyond_noise(noisy_win, 0) == 1  # GridSearchCV's choice
+    steady_win = np.array([[0.70, 0.80, 0.75], [0.75, 0.84, 0.80]])
+    assert best_beyond_noise(steady_win, 2) == 1
+    # the best mean among those beyond the noise; the first of equal ones
+    scores = np.array([[0.5, 0.5, 0.5], [0.9, 0.5, 0.9], [0.6, 0.6, 0.6], [0.6, 0.6, 0.6]])
+    assert best_beyond_noise(scores, 2) == 2
+    assert best_beyond_noise(np.array([[0.5], [0.6]]), 2) == 1  # one fold: no spread
+    assert best_beyond_noise(np.array([[0.5, 0.5], [0.5, 0.5]]), 0) == 0
+    # the regressor's search keeps the network alone within the noise; the
+    # classifier's takes the best mean
+    assert SequenceRegressor._search_noise_se == _auto.REGRESSION_SEARCH_NOISE_SE == 2
+    assert SequenceClassifier._search_noise_se == 0
+
+
 def test_the_inner_search_is_visible_on_the_fitted_estimator(capsys):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(24, 30, 1))
@@ -150,10 +168,16 @@ def test_the_inner_search_is_visible_on_the_fitted_estimator(capsys):
     assert search["params"] == [{"input_differences": 0}, {"input_differences": 1}]
     assert search["mean_test_score"].shape == search["std_test_score"].shape == (2,)
     assert clf.input_differences_ == search["best_params"]["input_differences"]
-    assert search["best_params"] == search["params"][int(np.argmax(search["mean_test_score"]))]
+    assert search["split_test_scores"].shape == (2, 3)
+    np.testing.assert_allclose(search["split_test_scores"].mean(axis=1),
+                               search["mean_test_score"])
+    assert search["best_params"] == search["params"][
+        int(np.argmax(search["mean_test_score"]))
+    ]
     assert "[SequenceClassifier] inner search" in capsys.readouterr().out
     # no search, nothing recorded: a fixed value, or too much data
     fixed = SequenceRegressor(
-        num_hidden=4, max_epochs=1, summary_points=0, random_state=0
+        num_hidden=4, max_epochs=1, summary_points=0, per_sequence_features=False,
+        random_state=0,
     ).fit(X, y * 1.0)
     assert fixed.auto_search_ is None

@@ -204,6 +204,24 @@ def test_class_weight(bits):
     assert clf.net_.criterion_.weight[3] == 5.0
 
 
+def test_label_smoothing_bounds_training_probabilities():
+    # two classes told apart by the sign of the mean: easy to fit exactly
+    rng = np.random.RandomState(0)
+    y = np.arange(40) % 2
+    X = rng.normal(size=(40, 8)) + np.where(y, 1.5, -1.5)[:, None]
+    params = dict(FAST, max_epochs=40, lr=0.03)
+    plain = SequenceClassifier(**params).fit(X, y)
+    smooth = SequenceClassifier(label_smoothing=0.4, **params).fit(X, y)
+    assert smooth.net_.criterion_.label_smoothing == 0.4
+    assert plain.net_.criterion_.label_smoothing == 0.0
+    assert plain.score(X, y) == smooth.score(X, y) == 1.0
+    # the smoothed target of the true class is 1 - 0.4 + 0.4 / 2 = 0.8: the
+    # loss is lowest there, so the network stops short of certainty
+    true_proba = smooth.predict_proba(X)[np.arange(40), y]
+    assert 0.7 < true_proba.mean() < 0.86
+    assert plain.predict_proba(X)[np.arange(40), y].mean() > 0.95
+
+
 @pytest.mark.parametrize("schedule", ["constant", "onecycle", "cosine", "plateau"])
 def test_lr_schedules(bits, schedule):
     X, y = bits
@@ -313,6 +331,7 @@ def test_bad_input_at_fit(X, y, error, match):
         ({"dropout": 1.5}, "'dropout' parameter"),
         ({"lr_schedule": "linear"}, "'lr_schedule' parameter"),
         ({"class_weight": "auto"}, "'class_weight' parameter"),
+        ({"label_smoothing": 1.0}, "'label_smoothing' parameter"),
         ({"optimizer": "adagrad"}, "'optimizer' parameter"),
     ],
 )

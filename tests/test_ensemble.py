@@ -107,7 +107,7 @@ def test_auto_size_follows_the_fit_budget(Estimator, monkeypatch):
     small = rng.normal(size=(20, 4, 1))
     params = dict(num_hidden=4, max_epochs=1, batch_size=512, random_state=0)
     if Estimator is SequenceRegressor:  # no inner search: the networks' work alone
-        params["summary_points"] = 0
+        params.update(summary_points=0, per_sequence_features=False)
     est = Estimator(**params)
     assert est.n_networks == "auto"
     assert est.fit(small, np.arange(20) % 2).n_networks_ == _AUTO_ENSEMBLE_SIZE

@@ -88,7 +88,8 @@ CASES = {
     "regressor": (
         SequenceRegressor(
             pooling="mean", input_differences="auto", n_networks=2,
-            early_stopping=True, summary_points=0, **SMALL,
+            early_stopping=True, summary_points=0, per_sequence_features=False,
+            **SMALL,
         ),
         "ragged", "ragged_y", ("predict",),
     ),

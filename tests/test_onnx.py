@@ -53,6 +53,10 @@ CLASSIFIERS = [
      dict(conv_layers=2, conv_kernel_size=4, conv_dilations=[1, 2, 8])),
     ("first and second differences, conv front-end",
      dict(conv_layers=2, input_differences=2)),
+    ("per-sequence copies and differences, conv front-end",
+     dict(conv_layers=2, input_differences=1, per_sequence_features=True)),
+    ("per-sequence copies, no front-end (input scaling folded)",
+     dict(per_sequence_features=True)),
     ("plain RNN, no standardisation", dict(cell="rnn", standardize=False)),
 ]
 

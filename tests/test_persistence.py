@@ -70,6 +70,13 @@ CASES = [
         LABELS,
         "predict_proba",
     ),
+    (
+        "classifier ragged, per-sequence copies",
+        SequenceClassifier(per_sequence_features=True, **SMALL),
+        RAGGED,
+        LABELS,
+        "predict_proba",
+    ),
     ("classifier text", SequenceClassifier(**SMALL), TEXT, TEXT_Y, "predict_proba"),
     (
         "regressor, two outputs",

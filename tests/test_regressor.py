@@ -8,12 +8,14 @@ from sklstm.datasets import make_bit_counting, make_sine
 
 # one network and no inner search: ensembles and the search have their own tests
 FAST = dict(num_hidden=8, max_epochs=3, batch_size=16, random_state=0, n_networks=1,
-            conv_dilations=(1,))
+            conv_dilations=(1,), summary_points=0, per_sequence_features=False)
+NO_SEARCH = dict(summary_points=0, per_sequence_features=False)
 
 
 def test_sine_next_value():
     X, y = make_sine(n_samples=600, window=20, random_state=0)
-    reg = SequenceRegressor(num_hidden=16, max_epochs=30, random_state=0, n_networks=1)
+    reg = SequenceRegressor(num_hidden=16, max_epochs=30, random_state=0, n_networks=1,
+                            **NO_SEARCH)
     reg.fit(X, y)
     X_new, y_new = make_sine(n_samples=200, window=20, random_state=1)
     assert reg.score(X_new, y_new) > 0.95
@@ -25,7 +27,8 @@ def test_multi_output_and_normalize_y():
     X, y = make_bit_counting(n_bits=6, random_state=0)
     Y = np.column_stack([y * 100.0, -y])
     reg = SequenceRegressor(
-        num_hidden=16, max_epochs=60, batch_size=8, random_state=0, n_networks=1
+        num_hidden=16, max_epochs=60, batch_size=8, random_state=0, n_networks=1,
+        **NO_SEARCH,
     ).fit(X, Y)
     pred = reg.predict(X)
     assert pred.shape == (64, 2)

@@ -197,7 +197,7 @@ def test_inner_search_computes_what_grid_search_computes(n_workers):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-    from sklstm._search import inner_search
+    from sklstm._search import best_beyond_noise, inner_search
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 4))
@@ -214,7 +214,18 @@ def test_inner_search_computes_what_grid_search_computes(n_workers):
                                reference.cv_results_["mean_test_score"])
     np.testing.assert_allclose(results["std_test_score"],
                                reference.cv_results_["std_test_score"])
+    np.testing.assert_allclose(
+        results["split_test_scores"],
+        np.array([reference.cv_results_[f"split{k}_test_score"] for k in range(3)]).T,
+    )
     assert results["best_params"] == reference.best_params_
+    # with the regressor's rule, the best mean where it beats the simplest
+    # candidate beyond the folds' noise
+    careful = inner_search(LogisticRegression(), grid, X, y, cv=cv,
+                           sample_weight=weight, n_workers=n_workers, noise_se=2)
+    assert careful["best_params"] == careful["params"][
+        best_beyond_noise(careful["split_test_scores"], 2)
+    ]
 
 
 def test_search_fits_side_by_side_are_reproducible():

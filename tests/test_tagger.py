@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from sklstm import SequenceClassifier, SequenceTagger
 from sklstm.datasets import make_echo, make_parity
@@ -59,6 +60,22 @@ def test_padding_never_counts(bidirectional):
     y_bad[0][0] = 1 - tagger.predict([X[0]])[0][0]
     expected = (np.concatenate(tagger.predict(X[:2])) == np.concatenate(y_bad)).mean()
     assert tagger.score(X[:2], y_bad) == pytest.approx(expected)
+
+
+def test_label_smoothing_scores_real_steps_only():
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 2)) for n in (3, 9, 4, 6) * 5]
+    y = [(x[:, 0] > 0).astype(int) for x in X]
+    tagger = SequenceTagger(label_smoothing=0.2, **FAST).fit(X, y)
+    assert tagger.net_.criterion_.label_smoothing == 0.2
+    # padded steps (label -100) take no part in the smoothed loss
+    logits = torch.randn(2, 5, 2, generator=torch.Generator().manual_seed(0))
+    y_true = torch.tensor([[0, 1, 1, -100, -100], [1, 0, 0, 1, 1]])
+    real = y_true.reshape(-1) != -100
+    expected = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, 2)[real], y_true.reshape(-1)[real], label_smoothing=0.2
+    )
+    torch.testing.assert_close(tagger.net_.get_loss(logits, y_true), expected)
 
 
 def test_bidirectional_uses_future_steps():

@@ -14,7 +14,13 @@ side by side.
 from ._conv import ConvBlock, ConvFrontEnd, DilatedConvs
 from ._ensemble import NetworkEnsemble
 from ._heads import LinearHead, SummaryPath, TwoLevelSoftmaxHead
-from ._input import Differences, NumericInput, Standardize, TokenEmbedding
+from ._input import (
+    Differences,
+    NumericInput,
+    SequenceStandardize,
+    Standardize,
+    TokenEmbedding,
+)
 from ._network import NetworkOutputs, RecurrentNetwork
 from ._readout import Pooling, Readout
 from ._recurrent import RecurrentStack, low_precision_supported
@@ -36,6 +42,7 @@ __all__ = [
     "RecurrentNetwork",
     "RecurrentStack",
     "SequenceDropout",
+    "SequenceStandardize",
     "Standardize",
     "SummaryPath",
     "TokenEmbedding",

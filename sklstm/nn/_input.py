@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._tensors import keep_mask
+from ._tensors import keep_mask, step_mask
 
 
 class Standardize(nn.Module):
@@ -92,8 +92,71 @@ class Differences(nn.Module):
         return torch.cat(parts, dim=-1)
 
 
+def sequence_stats(X, lengths=None):
+    """Mean and standard deviation of each sequence's features over its real
+    steps, in float64.
+
+    Parameters
+    ----------
+    X : tensor of shape (batch, time, n)
+    lengths : tensor of shape (batch,) or None
+        Real lengths; None when every sequence has ``time`` steps.
+
+    Returns
+    -------
+    mean, scale : tensors of shape (batch, 1, n), float64
+        ``scale`` is the standard deviation, 1 where a sequence's feature is
+        constant up to float32 rounding (relative to its mean, as for the
+        training data's statistics). In float64, a sequence's statistics do
+        not depend on how far its batch is padded.
+
+    >>> import torch
+    >>> X = torch.tensor([[[1.0], [3.0], [0.0]], [[2.0], [2.0], [2.0]]])
+    >>> mean, scale = sequence_stats(X, torch.tensor([2, 3]))
+    >>> mean.flatten().tolist(), scale.flatten().tolist()
+    ([2.0, 2.0], [1.0, 1.0])
+    """
+    X = X.double()
+    if lengths is None:
+        mean = X.mean(dim=1, keepdim=True)
+        std = X.std(dim=1, keepdim=True, correction=0)
+    else:
+        mask = step_mask(lengths, X.shape[1])[..., None].to(X.dtype)
+        n = lengths.to(X.dtype)[:, None, None]
+        mean = (X * mask).sum(dim=1, keepdim=True) / n
+        std = (((X - mean) * mask) ** 2).sum(dim=1, keepdim=True).div(n).sqrt()
+    constant = std <= 10 * torch.finfo(torch.float32).eps * mean.abs()
+    return mean, torch.where(constant, torch.ones_like(std), std)
+
+
+class SequenceStandardize(nn.Module):
+    """Standardise each feature of each sequence by that sequence's own
+    mean and standard deviation over its real steps.
+
+    The UCR/UEA archives' z-normalisation, and the standard normal variate
+    of spectroscopy: a sequence's offset and scale drop out, so that series
+    measured under a multiplicative effect (light scatter, a sensor's gain)
+    show their shape alone. :class:`NumericInput` appends the result to the
+    features, which keep the level. Statistics from :func:`sequence_stats`
+    (constant features become zeros); padded steps take no part.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import SequenceStandardize
+    >>> X = torch.tensor([[[1.0], [3.0], [0.0]], [[10.0], [30.0], [20.0]]])
+    >>> SequenceStandardize()(X, lengths=torch.tensor([2, 2]))[:, :2, 0].tolist()
+    [[-1.0, 1.0], [-1.0, 1.0]]
+    """
+
+    def forward(self, X, lengths=None):
+        mean, scale = sequence_stats(X, lengths)
+        return ((X.double() - mean) / scale).to(X.dtype)
+
+
 class NumericInput(nn.Module):
-    """Real-valued inputs: their :class:`Differences`, then :class:`Standardize`.
+    """Real-valued inputs: their :class:`Differences` and
+    :class:`SequenceStandardize` copies, then :class:`Standardize`.
 
     Parameters
     ----------
@@ -104,27 +167,35 @@ class NumericInput(nn.Module):
     lag : int, default=1
         Steps between the values differenced.
     mean, scale : array-like or None, default=None
-        Standardisation statistics of the features with their differences;
-        None for none.
+        Standardisation statistics of the features with their differences
+        and copies; None for none.
+    per_sequence : bool, default=False
+        Append each of the ``n_features`` features standardised by its own
+        sequence (:class:`SequenceStandardize`), after the differences.
 
     Attributes
     ----------
     n_outputs : int
-        Features per step after the differences.
+        Features per step after the differences and copies.
     """
 
-    def __init__(self, n_features, differences=0, lag=1, mean=None, scale=None):
+    def __init__(self, n_features, differences=0, lag=1, mean=None, scale=None,
+                 per_sequence=False):
         super().__init__()
         self.differences = Differences(differences, lag) if differences else None
+        self.per_sequence = SequenceStandardize() if per_sequence else None
         self.scaler = None if mean is None else Standardize(mean, scale)
-        self.n_outputs = n_features * (differences + 1)
+        self.n_outputs = n_features * (differences + 1 + bool(per_sequence))
 
-    def forward(self, X):
+    def forward(self, X, lengths=None):
+        features = X
         if self.differences is not None:
-            X = self.differences(X)
+            features = self.differences(X)
+        if self.per_sequence is not None:
+            features = torch.cat([features, self.per_sequence(X, lengths)], dim=-1)
         if self.scaler is not None:
-            X = self.scaler(X)
-        return X
+            features = self.scaler(features)
+        return features
 
 
 class TokenEmbedding(nn.Embedding):
@@ -139,6 +210,9 @@ class TokenEmbedding(nn.Embedding):
     ----------
     vocab_size, embedding_dim : int
     word_dropout : float, default=0.0
+
+    ``forward(X, lengths=None)`` takes the lengths that a
+    :class:`NumericInput` reads, and ignores them.
     """
 
     def __init__(self, vocab_size, embedding_dim, word_dropout=0.0):
@@ -148,7 +222,7 @@ class TokenEmbedding(nn.Embedding):
         self.word_dropout = word_dropout
         self.n_outputs = embedding_dim
 
-    def forward(self, X):
+    def forward(self, X, lengths=None):
         if not (self.training and self.word_dropout):
             return super().forward(X)
         mask = keep_mask((self.weight.shape[0], 1), self.word_dropout, self.weight)

@@ -76,10 +76,16 @@ class RecurrentNetwork(nn.Module):
         features (:class:`Differences`), before standardisation.
     difference_lag : int, default=1
         Steps between the values differenced.
+    per_sequence_features : bool, default=False
+        Append each real-valued feature standardised by its own sequence's
+        mean and standard deviation over the real steps
+        (:class:`SequenceStandardize`), after the differences.
     input_mean, input_scale : array-like of shape \
-            (n_features * (input_differences + 1),) or None, default=None
-        When set, real-valued inputs (with their differences) are then
-        standardised with these fixed statistics (:class:`Standardize`).
+            (n_features * (input_differences + 1 + per_sequence_features),) \
+            or None, default=None
+        When set, real-valued inputs (with their differences and
+        per-sequence copies) are then standardised with these fixed
+        statistics (:class:`Standardize`).
     conv_layers : int, default=0
         Number of convolution blocks (:class:`ConvFrontEnd`) between the
         input and the recurrent layers; each shortens the sequences by
@@ -224,6 +230,7 @@ class RecurrentNetwork(nn.Module):
         init_range=None,
         input_differences=0,
         difference_lag=1,
+        per_sequence_features=False,
         input_mean=None,
         input_scale=None,
         conv_layers=0,
@@ -252,8 +259,10 @@ class RecurrentNetwork(nn.Module):
                 "crop_fraction and summary_points need one output per sequence "
                 "(per_step=False)."
             )
-        if summary_points and vocab_size is not None:
-            raise ValueError("summary_points needs real-valued inputs, not tokens.")
+        for name, value in (("summary_points", summary_points),
+                            ("per_sequence_features", per_sequence_features)):
+            if value and vocab_size is not None:
+                raise ValueError(f"{name} needs real-valued inputs, not tokens.")
         self.per_step = per_step
         self.bidirectional = bidirectional
         self.crop = RandomCrop(crop_fraction) if crop_fraction < 1 else None
@@ -265,7 +274,8 @@ class RecurrentNetwork(nn.Module):
             )
         else:
             self.inputs = NumericInput(
-                n_features, input_differences, difference_lag, input_mean, input_scale
+                n_features, input_differences, difference_lag, input_mean, input_scale,
+                per_sequence=per_sequence_features,
             )
         n_inputs = self.inputs.n_outputs
         self.frontend = None
@@ -359,7 +369,7 @@ class RecurrentNetwork(nn.Module):
         """
         if self.crop is not None:
             X, lengths = self.crop(X, lengths)
-        X = inputs = self.inputs(X)
+        X = inputs = self.inputs(X, lengths)
         input_lengths = lengths
         if self.frontend is not None:
             X, lengths = self.frontend(X, lengths)

@@ -1,11 +1,13 @@
 """Standardisation of 2-D, 3-D and ragged sequence data."""
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import fit_context
-from .._data import _as_ragged, check_sequences, feature_stats, safe_scale
+from .._data import _as_ragged, check_sequences, feature_stats
+from ..nn._input import sequence_stats
 
 
 class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -156,7 +158,9 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_pad, lengths = check_sequences(self, X, reset=False)
         X_pad = X_pad.astype(np.float64)
         if self.per_sequence:
-            mean, scale = _sequence_stats(X_pad, lengths)
+            mean, scale = (t.numpy() for t in sequence_stats(
+                torch.from_numpy(X_pad), None if lengths is None else torch.from_numpy(lengths)
+            ))
         else:
             mean, scale = self.mean_, self.scale_
         out = (X_pad * scale + mean if inverse else (X_pad - mean) / scale)
@@ -175,16 +179,3 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
-
-
-def _sequence_stats(X, lengths):
-    """Mean and standard deviation ``(n, 1, n_features)`` of each sequence's
-    real steps (1 where a sequence's feature is constant)."""
-    if lengths is None:
-        mean, std = X.mean(axis=1, keepdims=True), X.std(axis=1, keepdims=True)
-    else:
-        mask = (np.arange(X.shape[1]) < lengths[:, None])[..., None]
-        n = lengths[:, None, None].astype(np.float64)
-        mean = (X * mask).sum(axis=1, keepdims=True) / n
-        std = np.sqrt((((X - mean) * mask) ** 2).sum(axis=1, keepdims=True) / n)
-    return mean, safe_scale(mean, std)
