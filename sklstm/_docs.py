@@ -242,8 +242,11 @@ fit_plan_ : dict
     work of a fit whose parameters are ``"auto"`` (the search, every
     network, all epochs): ``45e6`` units, one unit a padded input step
     through the convolutions or a quarter of one through the default
-    recurrent layers, under a minute on a 2-core CPU. Parameters set
-    to numbers are trained as set, whatever the budget.
+    recurrent layers, under a minute on a 2-core CPU. The classifier's
+    ensemble comes first and the search runs where it fits beside it; the
+    regressor's search comes first and the ensemble has what is left (at
+    least one network). Parameters set to numbers are trained as set,
+    whatever the budget.
 """
 
 _TEXTS = {

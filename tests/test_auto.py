@@ -92,6 +92,22 @@ def test_the_fit_plan_stays_within_the_budget():
     assert not plan["search"] and plan["n_networks"] == 5  # 7 of room, 9 needed
     plan = _auto.fit_plan("auto", "auto", 2, budget // 80 // 3, n_series=100)
     assert not plan["search"] and plan["n_networks"] == 3
+    # the regressor's search first: the networks have what it leaves
+    for work in (1_000, 30_000, 100_000, 300_000):
+        for candidates in (2, 4):
+            first = _auto.fit_plan("auto", "auto", candidates, work, n_series=100,
+                                   search_first=True)
+            plain = _auto.fit_plan("auto", "auto", candidates, work, n_series=100)
+            assert first["work"] <= budget
+            assert first["search"] >= plain["search"]
+            if plain["search"]:
+                assert first == plain  # room for both: nothing changes
+    plan = _auto.fit_plan("auto", "auto", 4, budget // 80 // 9, n_series=100,
+                          search_first=True)
+    assert plan["search"] and plan["n_networks"] == 1  # 8 for the search, 1 left
+    plan = _auto.fit_plan("auto", 3, 4, budget // 80 // 9, n_series=100,
+                          search_first=True)
+    assert not plan["search"] and plan["n_networks"] == 3  # a number is kept
     # numbers are kept as set, even over the budget
     plan = _auto.fit_plan(200, 7, 0, budget, n_series=100)
     assert (plan["epochs"], plan["n_networks"]) == (200, 7) and plan["work"] > budget

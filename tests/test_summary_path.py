@@ -120,8 +120,9 @@ def test_the_default_runs_no_path_where_no_search_runs():
     # resolves to no path, as it does where the search does not fit the budget
     X, y = make_band_spectra(n_samples=60, n_steps=40, random_state=0)
     reg = SequenceRegressor(**FAST).partial_fit(X, y)
-    assert reg.summary_points_ == 0
+    assert reg.summary_points_ == 0 and reg.per_sequence_features_ is False
     assert reg.net_.module_.summary is None
+    assert reg.net_.module_.inputs.per_sequence is None
     assert not reg.fit_plan_["search"]
     # four series: too few for a 3-fold search
     reg = SequenceRegressor(**FAST).fit(X[:4], y[:4])
