@@ -94,7 +94,11 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
             results["params"], results["mean_test_score"], results["std_test_score"]
         ):
             print(f"  {_describe(candidate)}: score {mean:.4f} (+/- {std:.4f})")
-        print(f"  chosen: {_describe(results['best_params'])}")
+        chosen = f"  chosen: {_describe(results['best_params'])}"
+        if results["best_params"] != candidates[int(np.argmax(means))]:
+            chosen += (f" (the best mean does not beat it beyond {noise_se:g} standard "
+                       "errors of the fold-by-fold differences)")
+        print(chosen)
     return results
 
 

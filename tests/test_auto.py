@@ -171,6 +171,27 @@ def test_the_search_keeps_the_simplest_within_the_folds_noise():
     assert SequenceClassifier._search_noise_se == 0
 
 
+
+def test_verbose_says_when_the_noise_rule_keeps_the_simplest(capsys):
+    # constant 1 wins one fold by far and loses two: a better mean (5/9
+    # against 4/9), not beyond the folds' noise
+    X, y = np.zeros((9, 1)), np.array([1, 1, 1, 1, 0, 0, 1, 0, 0])
+    grid = {"strategy": ["constant"], "constant": [0, 1]}
+    plain = inner_search(DummyClassifier(), grid, X, y, cv=KFold(3), verbose=1)
+    careful = inner_search(DummyClassifier(), grid, X, y, cv=KFold(3), verbose=1,
+                           noise_se=2)
+    np.testing.assert_allclose(careful["split_test_scores"], plain["split_test_scores"])
+    assert plain["best_params"] != careful["best_params"] == grid_first(grid)
+    out = capsys.readouterr().out
+    assert "does not beat it beyond 2 standard errors" in out
+
+
+def grid_first(grid):
+    from sklearn.model_selection import ParameterGrid
+
+    return list(ParameterGrid(grid))[0]
+
+
 def test_the_inner_search_is_visible_on_the_fitted_estimator(capsys):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(24, 30, 1))
