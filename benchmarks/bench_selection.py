@@ -200,6 +200,17 @@ def leave_one_out(names, candidates, fold_scores):
     return rows
 
 
+def describe_fit(model):
+    """What a fitted sklstm estimator's plan was: its networks and whether
+    the inner search ran, with its choice (the protocol's folds are smaller
+    than the full split, and the plan depends on the data's size)."""
+    plan = model.fit_plan_
+    text = f"sklstm plan: {model.n_networks_} networks, search {'yes' if plan['search'] else 'no'}"
+    if model.auto_search_ is not None:
+        text += f", chose {model.auto_search_['best_params']}"
+    return text
+
+
 def test_scores(names, params, cd_plot=None, with_peers=True):
     """The chosen setting against the peers on each test split."""
     table = []
@@ -210,12 +221,16 @@ def test_scores(names, params, cd_plot=None, with_peers=True):
         models = {"sklstm": (sklstm_model(regression, params), channels_last)}
         if with_peers:
             models.update({k: (m, None) for k, m in peers(name, regression).items()})
+        plan = ""
         for label, (model, convert) in models.items():
             Xa, Xb = (convert(X), convert(X_test)) if convert else (X, X_test)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    score, s = timed_fit_score(clone(model), Xa, y, Xb, y_test, regression)
+                    fitted = clone(model)
+                    score, s = timed_fit_score(fitted, Xa, y, Xb, y_test, regression)
+                if label == "sklstm":
+                    plan = describe_fit(fitted)
             except Exception as exc:  # a peer that cannot read this set (ragged)
                 if label == "sklstm":
                     raise
@@ -223,7 +238,8 @@ def test_scores(names, params, cd_plot=None, with_peers=True):
                 score, s = float("nan"), float("nan")
             row[label] = (score, s)
         print(f"  {name}: " + ", ".join(
-            f"{k} {v[0]:.4g} ({v[1]:.1f} s)" for k, v in row.items()), flush=True)
+            f"{k} {v[0]:.4g} ({v[1]:.1f} s)" for k, v in row.items()) + f"; {plan}",
+            flush=True)
         table.append((name, row))
     labels = ["sklstm", "1NN-DTW", "MiniRocket"]
     classification = [(n, r) for n, r in table if not is_regression(n) and
