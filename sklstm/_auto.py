@@ -258,9 +258,11 @@ def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=Fa
     # each candidate: SEARCH_FOLDS fits on (SEARCH_FOLDS - 1) / SEARCH_FOLDS of the data
     search_work = n_candidates * (SEARCH_FOLDS - 1) * one_network
     searchable = n_candidates > 0 and not partial and n_series >= 2 * SEARCH_FOLDS
-    if (searchable and search_first and is_auto(n_networks)
-            and search_work + networks * one_network > FIT_BUDGET):
-        networks = max(1, min(networks, (FIT_BUDGET - search_work) // max(one_network, 1)))
+    if searchable and search_first and is_auto(n_networks):
+        # the networks that fit beside the search, where at least one does
+        beside = (FIT_BUDGET - search_work) // max(one_network, 1)
+        if beside >= 1:
+            networks = int(min(networks, beside))
     search = searchable and search_work + networks * one_network <= FIT_BUDGET
     spent = search_work if search else 0
     return {

@@ -108,6 +108,12 @@ def test_the_fit_plan_stays_within_the_budget():
     plan = _auto.fit_plan("auto", 3, 4, budget // 80 // 9, n_series=100,
                           search_first=True)
     assert not plan["search"] and plan["n_networks"] == 3  # a number is kept
+    # where even one network does not fit beside the search, no search and
+    # the ensemble as the classifier's
+    plan = _auto.fit_plan("auto", "auto", 4, budget // 80 // 4, n_series=100,
+                          search_first=True)
+    assert plan == _auto.fit_plan("auto", "auto", 4, budget // 80 // 4, n_series=100)
+    assert not plan["search"] and plan["n_networks"] == 4
     # numbers are kept as set, even over the budget
     plan = _auto.fit_plan(200, 7, 0, budget, n_series=100)
     assert (plan["epochs"], plan["n_networks"]) == (200, 7) and plan["work"] > budget
