@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import ParameterGrid
 
 from . import _auto
 from ._compat import check_sample_weight, Interval, StrOptions
@@ -17,7 +16,7 @@ from ._data import check_sequences, feature_stats, pad_sequences
 from ._device import check_device
 from ._net import PRECISIONS
 from ._random import preserved_rng_state
-from ._search import inner_search, search_folds
+from ._search import inner_search, n_candidates as search_size, search_folds
 from ._threads import worker_count
 from .nn import NumericInput, RecurrentNetwork
 from .nn._heads import resample
@@ -91,6 +90,9 @@ class _NumericInputMixin:
     # whether the fit budget holds the search before the ensemble
     # (sklstm._auto.fit_plan)
     _search_first = False
+    # whether the inner search chooses one parameter after the other
+    # (sklstm._search.inner_search)
+    _sequential_search = False
     _tabular_2d = True  # 2-D X: columns are a fixed number of steps
 
     # -- data -------------------------------------------------------------------
@@ -225,7 +227,7 @@ class _NumericInputMixin:
             num_layers=self.num_layers, bidirectional=self.bidirectional,
             ragged=lengths is not None and bool((lengths != X.shape[1]).any()),
         )
-        n_candidates = len(ParameterGrid(grid)) if grid else 0
+        n_candidates = search_size(grid, self._sequential_search)
         return _auto.fit_plan(
             self.max_epochs, getattr(self, "n_networks", 1), n_candidates, work,
             n_series=len(X), partial=self._partial_call, search_first=self._search_first,
@@ -257,7 +259,7 @@ class _NumericInputMixin:
             checkpoint_dir=None,
             warm_start=False, accelerator=None,
         )
-        n_tasks = len(ParameterGrid(grid)) * _auto.SEARCH_FOLDS
+        n_tasks = search_size(grid, self._sequential_search) * _auto.SEARCH_FOLDS
         workers = 1 if self._search_draws_random_numbers() else worker_count(
             n_tasks, check_device(self.device).type
         )
@@ -265,6 +267,7 @@ class _NumericInputMixin:
             single, grid, X_seq, y, cv=search_folds(self, y, self._seed),
             sample_weight=None if sample_weight is None else sample_weight.numpy(),
             verbose=self.verbose, n_workers=workers, noise_se=self._search_noise_se,
+            sequential=self._sequential_search,
         )
 
     def _search_draws_random_numbers(self):

@@ -103,6 +103,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
     _ensemble_combine = "mean"
     _search_noise_se = _auto.REGRESSION_SEARCH_NOISE_SE
     _search_first = True
+    _sequential_search = True
     # in saved files: how targets were scaled for training
     _saved_fields = {
         "target_1d": "_y_1d", "target_mean": "_y_mean", "target_scale": "_y_scale"

@@ -22,7 +22,7 @@ def search_folds(estimator, y, seed):
 
 
 def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
-                 n_workers=1, noise_se=0.0):
+                 n_workers=1, noise_se=0.0, sequential=False):
     """Cross-validate ``estimator`` with each combination of ``grid``.
 
     What :class:`~sklearn.model_selection.GridSearchCV` with ``refit=False``
@@ -52,6 +52,12 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
     noise_se : float, default=0.0
         Above 0, a candidate other than the first is chosen only where it
         beats the first beyond the folds' noise (:func:`best_beyond_noise`).
+    sequential : bool, default=False
+        Choose one parameter after the other, in the grid's order, instead
+        of trying every combination: the first values of all, and the other
+        values of the first parameter; then, from the one chosen, the other
+        values of the next parameter; and so on. ``1 + sum(len(v) - 1)``
+        candidates instead of their product (:func:`n_candidates`).
 
     Returns
     -------
@@ -61,9 +67,10 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
         and ``best_params``: the best mean score (the first, simplest, of
         equal ones, as :class:`GridSearchCV` ranks), among the first
         candidate and those that beat it beyond the folds' noise
-        (:func:`best_beyond_noise`).
+        (:func:`best_beyond_noise`; with ``sequential``, at each step
+        against the candidate chosen so far). With ``sequential``, the
+        candidates tried, in order.
     """
-    candidates = list(ParameterGrid(grid))
     folds = list(cv.split(np.zeros(len(y)), y))
 
     def fit_and_score(task):
@@ -77,15 +84,38 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
         return model.score(safe_indexing(X, test), safe_indexing(y, test),
                            **score_weight)
 
-    scores = map_in_threads(fit_and_score, itertools.product(candidates, folds), n_workers)
-    scores = np.asarray(scores, dtype=float).reshape(len(candidates), len(folds))
+    def cross_validate(candidates):
+        scores = map_in_threads(
+            fit_and_score, itertools.product(candidates, folds), n_workers
+        )
+        return np.asarray(scores, dtype=float).reshape(len(candidates), len(folds))
+
+    if sequential:
+        chosen = {name: values[0] for name, values in grid.items()}
+        candidates, scores = [], np.zeros((0, len(folds)))
+        for name, values in grid.items():
+            step = [{**chosen, name: value} for value in values if value != chosen[name]]
+            if not candidates:
+                step.insert(0, dict(chosen))  # the first values of all
+            candidates += step
+            scores = np.vstack([scores, cross_validate(step)])
+            # the candidates of this step, against the one chosen so far
+            rows = [candidates.index(chosen)] + [
+                len(candidates) - len(step) + i for i, c in enumerate(step) if c != chosen
+            ]
+            chosen = candidates[rows[best_beyond_noise(scores[rows], noise_se)]]
+        best = chosen
+    else:
+        candidates = list(ParameterGrid(grid))
+        scores = cross_validate(candidates)
+        best = candidates[best_beyond_noise(scores, noise_se)]
     means = scores.mean(axis=1)
     results = {
         "params": candidates,
         "mean_test_score": means,
         "std_test_score": scores.std(axis=1),
         "split_test_scores": scores,
-        "best_params": candidates[best_beyond_noise(scores, noise_se)],
+        "best_params": best,
     }
     if verbose:
         name = type(estimator).__name__
@@ -95,11 +125,25 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
         ):
             print(f"  {_describe(candidate)}: score {mean:.4f} (+/- {std:.4f})")
         chosen = f"  chosen: {_describe(results['best_params'])}"
-        if results["best_params"] != candidates[int(np.argmax(means))]:
+        if not sequential and results["best_params"] != candidates[int(np.argmax(means))]:
             chosen += (f" (the best mean does not beat it beyond {noise_se:g} standard "
                        "errors of the fold-by-fold differences)")
         print(chosen)
     return results
+
+
+def n_candidates(grid, sequential=False):
+    """Candidates that :func:`inner_search` tries for ``grid``.
+
+    >>> grid = {"a": [0, 1], "b": [0, 1], "c": [0, 1, 2]}
+    >>> n_candidates(grid), n_candidates(grid, sequential=True)
+    (12, 5)
+    """
+    if not grid:
+        return 0
+    if sequential:
+        return 1 + sum(len(values) - 1 for values in grid.values())
+    return len(ParameterGrid(grid))
 
 
 def best_beyond_noise(scores, noise_se):
