@@ -230,7 +230,8 @@ auto_search_ : dict or None
     chosen one: the best mean, the simplest of equal ones; the
     regressor's, among the simplest candidate and those that beat it
     beyond the folds' noise, by more than two standard errors of their
-    fold-by-fold differences). None when no search ran (nothing to choose, over the fit budget, or
+    fold-by-fold differences, one parameter after the other: the
+    candidates tried, in order). None when no search ran (nothing to choose, over the fit budget, or
     ``partial_fit``). ``verbose=1`` prints it as it runs.
 """
 

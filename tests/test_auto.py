@@ -178,6 +178,33 @@ def test_the_search_keeps_the_simplest_within_the_folds_noise():
 
 
 
+def test_the_sequential_search_chooses_one_parameter_after_the_other():
+    from sklearn.linear_model import LogisticRegression
+
+    from sklstm._search import n_candidates
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(int)
+    grid = {"C": [0.001, 1.0, 100.0], "fit_intercept": [True, False]}
+    cv = KFold(3, shuffle=True, random_state=0)
+    full = inner_search(LogisticRegression(), grid, X, y, cv=cv)
+    steps = inner_search(LogisticRegression(), grid, X, y, cv=cv, sequential=True)
+    assert n_candidates(grid) == 6 and n_candidates(grid, sequential=True) == 4
+    assert len(steps["params"]) == 4
+    # first C with the first fit_intercept, then fit_intercept with the C chosen
+    assert [p["fit_intercept"] for p in steps["params"]] == [True, True, True, False]
+    assert [p["C"] for p in steps["params"][:3]] == grid["C"]
+    assert steps["params"][3]["C"] == steps["params"][
+        int(np.argmax(steps["mean_test_score"][:3]))
+    ]["C"]
+    # the same folds: each candidate scores what it scores in the full grid
+    for params, scores in zip(steps["params"], steps["split_test_scores"]):
+        np.testing.assert_allclose(scores, full["split_test_scores"][full["params"].index(params)])
+    assert steps["best_params"] in steps["params"]
+    assert SequenceRegressor._sequential_search and not SequenceClassifier._sequential_search
+
+
 def test_verbose_says_when_the_noise_rule_keeps_the_simplest(capsys):
     # constant 1 wins one fold by far and loses two: a better mean (5/9
     # against 4/9), not beyond the folds' noise
