@@ -64,7 +64,7 @@ DEPARTURES = {
         "input_differences": "0: both regression benchmark sets lost with "
         "differences",
         "pooling": "\"mean\": won on both regression sets in cross-validation",
-        "per_sequence_features": "\"auto\": searched with ``summary_points``; "
+        "per_sequence_features": "\"auto\": searched after ``summary_points``; "
         "wins where a gain or offset of each series hides the target "
         "(scatter-spectra), ties elsewhere",
     },

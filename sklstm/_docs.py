@@ -231,8 +231,8 @@ auto_search_ : dict or None
     regressor's, among the simplest candidate and those that beat it
     beyond the folds' noise, by more than two standard errors of their
     fold-by-fold differences, one parameter after the other: the
-    candidates tried, in order). None when no search ran (nothing to choose, over the fit budget, or
-    ``partial_fit``). ``verbose=1`` prints it as it runs.
+    candidates tried, in order). None when no search ran (nothing to
+    choose, over the fit budget, or ``partial_fit``). ``verbose=1`` prints it as it runs.
 """
 
 FIT_PLAN_ATTRIBUTE = """\

@@ -215,11 +215,10 @@ class _NumericInputMixin:
         """:func:`~sklstm._auto.fit_plan` for this fit: its epochs, networks
         and search, within the fit budget."""
         n_features = 1 if X.ndim == 2 else X.shape[2]  # token ids: one
+        # an "auto" part is counted as if the search chose it
+        differences = 1 if _auto.is_auto(self.input_differences) else self.input_differences_
         copies = _auto.is_auto(self.per_sequence_features) or self.per_sequence_features_
-        if _auto.is_auto(self.input_differences) or self.input_differences_:
-            n_features *= 1 + max(1, self.input_differences_) + copies
-        elif copies:
-            n_features *= 2
+        n_features *= 1 + differences + copies
         work = _auto.epoch_work(
             len(X), X.shape[1], n_features=n_features,
             n_conv_layers=self.n_conv_layers_, kernel_size=self.conv_kernel_size,

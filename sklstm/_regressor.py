@@ -41,8 +41,8 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         learns what the ridge leaves. 0 leaves it out. ``"auto"`` (the
         default) lets the inner search choose between 0 and 64 (then,
         with ``per_sequence_features="auto"``, whether to add the copies
-        to that choice), where the search fits in the fit budget (0 elsewhere, and in
-        ``partial_fit``): where the target depends on values at fixed
+        to that choice), where the search fits in the fit budget (0
+        elsewhere, and in ``partial_fit``): where the target depends on values at fixed
         places (spectra, aligned profiles) the path wins, elsewhere the
         search keeps the network alone. ``summary_points_`` says what was
         used.

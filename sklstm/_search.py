@@ -26,7 +26,7 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
     """Cross-validate ``estimator`` with each combination of ``grid``.
 
     What :class:`~sklearn.model_selection.GridSearchCV` with ``refit=False``
-    computes (the same candidates, folds, scores and, with ``noise_se=0``,
+    computes (the same folds and scores; by default the same candidates and
     choice), with the fits
     shared out over ``n_workers`` threads, each on its share of torch's
     intra-op threads (:func:`~sklstm._threads.map_in_threads`): one small
@@ -99,10 +99,9 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
                 step.insert(0, dict(chosen))  # the first values of all
             candidates += step
             scores = np.vstack([scores, cross_validate(step)])
-            # the candidates of this step, against the one chosen so far
-            rows = [candidates.index(chosen)] + [
-                len(candidates) - len(step) + i for i, c in enumerate(step) if c != chosen
-            ]
+            # this step's candidates against the one chosen so far (first)
+            others = [c for c in step if c != chosen]
+            rows = [candidates.index(c) for c in [chosen, *others]]
             chosen = candidates[rows[best_beyond_noise(scores[rows], noise_se)]]
         best = chosen
     else:

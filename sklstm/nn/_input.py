@@ -150,8 +150,9 @@ class SequenceStandardize(nn.Module):
     """
 
     def forward(self, X, lengths=None):
-        mean, scale = sequence_stats(X, lengths)
-        return ((X.double() - mean) / scale).to(X.dtype)
+        exact = X.double()
+        mean, scale = sequence_stats(exact, lengths)
+        return ((exact - mean) / scale).to(X.dtype)
 
 
 class NumericInput(nn.Module):
