@@ -157,14 +157,16 @@ difference_lag : int, default=%(default_difference_lag)s
     slopes of smooth series and gain less of the noise of noisy ones, whose
     step-to-step differences are mostly noise.
 per_sequence_features : bool or "auto", default=%(default_per_sequence_features)s
-    Give the network each input feature standardised by its own sequence
-    (minus the sequence's mean over its real steps, divided by its standard
-    deviation there; :class:`~sklstm.nn.SequenceStandardize`) as further
-    features, beside the features standardised over the training data.
-    A sequence's offset and scale drop out of the copies, so that series
-    recorded under a multiplicative effect (spectra under light scatter, a
-    sensor's gain) show their shape; the features themselves keep the
-    level. None for text. ``"auto"`` (classifier and regressor) lets the
+    Give the network each input feature and its first difference over
+    ``difference_lag`` steps standardised by their own sequence (minus the
+    sequence's mean over its real steps, divided by its standard deviation
+    there; :class:`~sklstm.nn.SequenceStandardize`) as further features,
+    beside the features standardised over the training data: spectroscopy's
+    standard normal variate of a series and of its derivative. A sequence's
+    offset and scale drop out of both copies, and its linear trend out of
+    the second, so that series recorded under a multiplicative effect
+    (spectra under light scatter, a sensor's gain) show their shape; the
+    features themselves keep the level. None for text. ``"auto"`` (classifier and regressor) lets the
     inner search choose False or True, as for ``input_differences``.
     Learned as ``per_sequence_features_``.
 locked_dropout : bool, default=False

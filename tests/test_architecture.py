@@ -384,12 +384,25 @@ def test_sequence_standardize_reads_real_steps_only():
     # offset and gain drop out: a + b * x gives what x gives
     moved = SequenceStandardize()(5.0 + 3.0 * X[:2, :5], None)
     torch.testing.assert_close(moved, SequenceStandardize()(X[:2, :5]), atol=1e-5, rtol=1e-5)
-    # in NumericInput: features, differences, then the copies
-    inputs = NumericInput(2, differences=1, per_sequence=True)
-    assert inputs.n_outputs == 6
-    torch.testing.assert_close(inputs(X, lengths)[..., 4:], out)
+    # in NumericInput: features, differences, then the copies of each
+    # feature and of its first difference over the lag
+    inputs = NumericInput(2, differences=1, lag=3, per_sequence=True)
+    assert inputs.n_outputs == 8
+    full = inputs(X, lengths)
+    torch.testing.assert_close(full[..., 4:6], out)
+    for i, n in enumerate(lengths.tolist()):
+        real = X[i, :n].double().numpy()
+        slope = real - np.concatenate([real[:1].repeat(3, axis=0), real[:-3]])
+        scale = slope.std(axis=0)
+        scale[scale == 0] = 1.0
+        np.testing.assert_allclose(full[i, :n, 6:].numpy(),
+                                   (slope - slope.mean(axis=0)) / scale, rtol=1e-5, atol=1e-6)
+    # a series' offset and gain drop out of both copies
+    moved = NumericInput(2, lag=3, per_sequence=True)(5.0 + 3.0 * X[:2, :5])
+    torch.testing.assert_close(moved[..., 2:], inputs(X[:2, :5])[..., 4:], atol=1e-5, rtol=1e-5)
+    assert NumericInput(2, per_sequence=True).n_outputs == 6
     net = RecurrentNetwork(n_features=2, per_sequence_features=True, conv_layers=1)
-    assert net.frontend.blocks[0].conv.in_channels == 4
+    assert net.frontend.blocks[0].conv.in_channels == 6
     with pytest.raises(ValueError, match="per_sequence_features needs real-valued"):
         RecurrentNetwork(vocab_size=10, per_sequence_features=True)
 
@@ -401,7 +414,8 @@ def test_per_sequence_features_never_depend_on_padding(ragged, conv_layers):
                   input_differences=1, conv_dilations=(1,), **FAST)
     clf = SequenceClassifier(n_networks=1, **params).fit(X, y)
     assert clf.per_sequence_features_ is True
-    assert clf.net_.module_.inputs.scaler.mean.shape == (6,)
+    # two features, their differences, and two copies of each feature
+    assert clf.net_.module_.inputs.scaler.mean.shape == (8,)
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
     reg = SequenceRegressor(n_networks=1, summary_points=4, **params).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)

@@ -136,8 +136,9 @@ class SequenceStandardize(nn.Module):
     The UCR/UEA archives' z-normalisation, and the standard normal variate
     of spectroscopy: a sequence's offset and scale drop out, so that series
     measured under a multiplicative effect (light scatter, a sensor's gain)
-    show their shape alone. :class:`NumericInput` appends the result to the
-    features, which keep the level. Statistics from :func:`sequence_stats`
+    show their shape alone. :class:`NumericInput` appends it, of each
+    feature and of its first difference, to the features, which keep the
+    level. Statistics from :func:`sequence_stats`
     (constant features become zeros); padded steps take no part.
 
     Examples
@@ -171,8 +172,10 @@ class NumericInput(nn.Module):
         Standardisation statistics of the features with their differences
         and copies; None for none.
     per_sequence : bool, default=False
-        Append each of the ``n_features`` features standardised by its own
-        sequence (:class:`SequenceStandardize`), after the differences.
+        Append each of the ``n_features`` features and its first difference
+        over ``lag`` steps, each standardised by its own sequence
+        (:class:`SequenceStandardize`), after the differences: the shape of
+        a series and of its slope, free of its offset, trend and scale.
 
     Attributes
     ----------
@@ -184,16 +187,19 @@ class NumericInput(nn.Module):
                  per_sequence=False):
         super().__init__()
         self.differences = Differences(differences, lag) if differences else None
-        self.per_sequence = SequenceStandardize() if per_sequence else None
+        self.per_sequence = None
+        if per_sequence:
+            self.per_sequence = nn.ModuleList([Differences(1, lag), SequenceStandardize()])
         self.scaler = None if mean is None else Standardize(mean, scale)
-        self.n_outputs = n_features * (differences + 1 + bool(per_sequence))
+        self.n_outputs = n_features * (differences + 1 + 2 * bool(per_sequence))
 
     def forward(self, X, lengths=None):
         features = X
         if self.differences is not None:
             features = self.differences(X)
         if self.per_sequence is not None:
-            features = torch.cat([features, self.per_sequence(X, lengths)], dim=-1)
+            slopes, standardize = self.per_sequence
+            features = torch.cat([features, standardize(slopes(X), lengths)], dim=-1)
         if self.scaler is not None:
             features = self.scaler(features)
         return features

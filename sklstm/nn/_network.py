@@ -77,11 +77,12 @@ class RecurrentNetwork(nn.Module):
     difference_lag : int, default=1
         Steps between the values differenced.
     per_sequence_features : bool, default=False
-        Append each real-valued feature standardised by its own sequence's
+        Append each real-valued feature and its first difference over
+        ``difference_lag`` steps, each standardised by its own sequence's
         mean and standard deviation over the real steps
         (:class:`SequenceStandardize`), after the differences.
     input_mean, input_scale : array-like of shape \
-            (n_features * (input_differences + 1 + per_sequence_features),) \
+            (n_features * (input_differences + 1 + 2 * per_sequence_features),) \
             or None, default=None
         When set, real-valued inputs (with their differences and
         per-sequence copies) are then standardised with these fixed
