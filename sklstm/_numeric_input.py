@@ -218,7 +218,7 @@ class _NumericInputMixin:
         # an "auto" part is counted as if the search chose it
         differences = 1 if _auto.is_auto(self.input_differences) else self.input_differences_
         copies = _auto.is_auto(self.per_sequence_features) or self.per_sequence_features_
-        n_features *= 1 + differences + copies
+        n_features = NumericInput(n_features, differences, per_sequence=copies).n_outputs
         work = _auto.epoch_work(
             len(X), X.shape[1], n_features=n_features,
             n_conv_layers=self.n_conv_layers_, kernel_size=self.conv_kernel_size,

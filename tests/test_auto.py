@@ -251,3 +251,19 @@ def test_the_inner_search_is_visible_on_the_fitted_estimator(capsys):
         random_state=0,
     ).fit(X, y * 1.0)
     assert fixed.auto_search_ is None
+
+
+def test_fit_plan_counts_the_inputs_the_network_reads():
+    # eight features, their differences and two per-sequence copies of each:
+    # 32 inputs, twice the front-end's cost of up to 16
+    X = np.random.RandomState(0).normal(size=(30, 40, 8))
+    y = X[:, :, 0].mean(axis=1)
+    reg = SequenceRegressor(
+        num_hidden=4, max_epochs=1, n_networks=1, summary_points=0, conv_layers=1,
+        input_differences=1, per_sequence_features=True, random_state=0,
+    ).fit(X, y)
+    n_inputs = reg.net_.module_.inputs.n_outputs
+    assert n_inputs == 32
+    assert reg.fit_plan_["work"] == _auto.epoch_work(
+        30, 40, n_features=n_inputs, n_conv_layers=1, num_hidden=4
+    )
