@@ -119,7 +119,9 @@ def _select(X, idx):
 def cv_score(name, params, n_splits):
     """Scores of sklstm with ``params`` on each of ``n_splits`` folds of the
     training split (accuracy, or minus RMSE: higher is better; the same
-    folds for every candidate), and the mean fit time."""
+    folds for every candidate), the mean fit time, and the plans of the
+    folds' fits (:func:`describe_plan`; compare them with the full split's,
+    which ``--test`` prints: the plan depends on the data's size)."""
     X, y, _, _ = load(name)
     regression = is_regression(name)
     splitter = (KFold if regression else StratifiedKFold)(
@@ -127,7 +129,7 @@ def cv_score(name, params, n_splits):
     )
     if not regression and np.bincount(np.unique(y, return_inverse=True)[1]).min() < n_splits:
         splitter = KFold(n_splits, shuffle=True, random_state=0)
-    scores, seconds = [], []
+    scores, seconds, plans = [], [], []
     for train, valid in splitter.split(np.zeros(len(y)), y):
         model = sklstm_model(regression, params)
         with warnings.catch_warnings():
@@ -138,7 +140,8 @@ def cv_score(name, params, n_splits):
             )
         scores.append(-score if regression else score)
         seconds.append(s)
-    return np.asarray(scores, dtype=float), float(np.mean(seconds))
+        plans.append(describe_plan(model))
+    return np.asarray(scores, dtype=float), float(np.mean(seconds)), sorted(set(plans))
 
 
 def ranks(scores):
@@ -200,12 +203,18 @@ def leave_one_out(names, candidates, fold_scores):
     return rows
 
 
+def describe_plan(model):
+    """A fitted sklstm estimator's plan: its networks and whether the inner
+    search ran."""
+    searched = "yes" if model.fit_plan_["search"] else "no"
+    return f"{model.n_networks_} networks, search {searched}"
+
+
 def describe_fit(model):
-    """What a fitted sklstm estimator's plan was: its networks and whether
-    the inner search ran, with its choice (the protocol's folds are smaller
-    than the full split, and the plan depends on the data's size)."""
-    plan = model.fit_plan_
-    text = f"sklstm plan: {model.n_networks_} networks, search {'yes' if plan['search'] else 'no'}"
+    """What a fitted sklstm estimator's plan was (:func:`describe_plan`),
+    with the inner search's choice (the protocol's folds are smaller than
+    the full split, and the plan depends on the data's size)."""
+    text = f"sklstm plan: {describe_plan(model)}"
     if model.auto_search_ is not None:
         text += f", chose {model.auto_search_['best_params']}"
     return text
@@ -282,10 +291,11 @@ def main():
         cells = []
         for j, cand in enumerate(names):
             start = time.perf_counter()
-            folds[i, j], fit_s = cv_score(name, candidates[cand], args.cv)
+            folds[i, j], fit_s, plans = cv_score(name, candidates[cand], args.cv)
             cells.append(f"{cand} {folds[i, j].mean():.4f} (folds "
                          + " ".join(f"{v:.4f}" for v in folds[i, j])
-                         + f"; fit {fit_s:.1f} s, {time.perf_counter() - start:.0f} s in all)")
+                         + f"; fit {fit_s:.1f} s, {time.perf_counter() - start:.0f} s in all; "
+                         + f"plan {' / '.join(plans)})")
         print(f"  {name}: " + "; ".join(cells), flush=True)
     rank = noise_ranks(folds)
     print(f"\nranks (ties within {NOISE_SE:g} standard errors of the paired fold "
