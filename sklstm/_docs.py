@@ -166,8 +166,9 @@ per_sequence_features : bool or "auto", default=%(default_per_sequence_features)
     offset and scale drop out of both copies, and its linear trend out of
     the second, so that series recorded under a multiplicative effect
     (spectra under light scatter, a sensor's gain) show their shape; the
-    features themselves keep the level. None for text. ``"auto"`` (classifier and regressor) lets the
-    inner search choose False or True, as for ``input_differences``.
+    features themselves keep the level. None for text. ``"auto"``
+    (classifier and regressor) lets the inner search choose False or True,
+    as for ``input_differences``.
     Learned as ``per_sequence_features_``.
 locked_dropout : bool, default=False
     Make ``dropout`` variational ("locked", Gal & Ghahramani 2016): one mask
