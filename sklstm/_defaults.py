@@ -65,7 +65,7 @@ DEPARTURES = {
         "differences",
         "pooling": "\"mean\": won on both regression sets in cross-validation",
         "per_sequence_features": "\"auto\": searched after ``summary_points``; "
-        "wins where a gain or offset of each series hides the target "
+        "wins where a gain, offset or trend of each series hides the target "
         "(scatter-spectra), ties elsewhere",
     },
     "SequenceTagger": {
