@@ -7,6 +7,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, validate_data
 from torch.utils.data import Subset
 
+from ._numerics import is_constant
+
 # label used for padded steps; torch's cross-entropy ignores it
 PAD_LABEL = -100
 
@@ -203,8 +205,7 @@ def safe_scale(mean, std):
     Relative to the mean, so that features of any scale (1e-30 as 1e30) keep
     their own standard deviation.
     """
-    constant = std <= 10 * np.finfo(np.float32).eps * np.abs(mean)
-    return np.where(constant, 1.0, std)
+    return np.where(is_constant(mean, std), 1.0, std)
 
 
 class BatchIterator:

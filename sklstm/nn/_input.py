@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._numerics import is_constant
 from ._tensors import keep_mask, step_mask
 
 
@@ -125,8 +126,7 @@ def sequence_stats(X, lengths=None):
         n = lengths.to(X.dtype)[:, None, None]
         mean = (X * mask).sum(dim=1, keepdim=True) / n
         std = (((X - mean) * mask) ** 2).sum(dim=1, keepdim=True).div(n).sqrt()
-    constant = std <= 10 * torch.finfo(torch.float32).eps * mean.abs()
-    return mean, torch.where(constant, torch.ones_like(std), std)
+    return mean, torch.where(is_constant(mean, std), torch.ones_like(std), std)
 
 
 class SequenceStandardize(nn.Module):
