@@ -75,7 +75,7 @@ class SequenceClassifier(
         (``input_differences``, resolved for ``"auto"``).
     per_sequence_features_ : bool
         Whether per-sequence standardised copies of the input features
-        are appended (``per_sequence_features``, resolved for ``"auto"``).
+        and of their first differences are appended (``per_sequence_features``, resolved for ``"auto"``).
     %(auto_search_attribute)s
     %(fit_plan_attribute)s
     crop_fraction_ : float

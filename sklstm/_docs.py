@@ -235,7 +235,8 @@ auto_search_ : dict or None
     beyond the folds' noise, by more than two standard errors of their
     fold-by-fold differences, one parameter after the other: the
     candidates tried, in order). None when no search ran (nothing to
-    choose, over the fit budget, or ``partial_fit``). ``verbose=1`` prints it as it runs.
+    choose, over the fit budget, or ``partial_fit``). ``verbose=1`` prints
+    it as it runs.
 """
 
 FIT_PLAN_ATTRIBUTE = """\

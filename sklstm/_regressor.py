@@ -69,7 +69,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         (``input_differences``, resolved for ``"auto"``).
     per_sequence_features_ : bool
         Whether per-sequence standardised copies of the input features
-        are appended (``per_sequence_features``, resolved for ``"auto"``).
+        and of their first differences are appended (``per_sequence_features``, resolved for ``"auto"``).
     %(auto_search_attribute)s
     %(fit_plan_attribute)s
     n_networks_ : int

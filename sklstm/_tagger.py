@@ -96,7 +96,7 @@ class SequenceTagger(
         (``input_differences``).
     per_sequence_features_ : bool
         Whether per-sequence standardised copies of the input features
-        are appended (``per_sequence_features``).
+        and of their first differences are appended (``per_sequence_features``).
     auto_search_ : None
         The tagger has no parameters chosen by an inner search.
     %(fit_plan_attribute)s

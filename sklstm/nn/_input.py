@@ -187,9 +187,9 @@ class NumericInput(nn.Module):
                  per_sequence=False):
         super().__init__()
         self.differences = Differences(differences, lag) if differences else None
-        self.per_sequence = None
-        if per_sequence:
-            self.per_sequence = nn.ModuleList([Differences(1, lag), SequenceStandardize()])
+        self.per_sequence = SequenceStandardize() if per_sequence else None
+        # the first differences the copies read, where the features lack them
+        self.slopes = Differences(1, lag) if per_sequence and not differences else None
         self.scaler = None if mean is None else Standardize(mean, scale)
         self.n_outputs = n_features * (differences + 1 + 2 * bool(per_sequence))
 
@@ -198,8 +198,10 @@ class NumericInput(nn.Module):
         if self.differences is not None:
             features = self.differences(X)
         if self.per_sequence is not None:
-            slopes, standardize = self.per_sequence
-            features = torch.cat([features, standardize(slopes(X), lengths)], dim=-1)
+            # each feature and its first difference: the features' first
+            # 2 * n_features columns, where they have differences
+            shapes = features[..., : 2 * X.shape[-1]] if self.slopes is None else self.slopes(X)
+            features = torch.cat([features, self.per_sequence(shapes, lengths)], dim=-1)
         if self.scaler is not None:
             features = self.scaler(features)
         return features
