@@ -552,7 +552,38 @@ def test_batch_norm_statistics_count_real_steps_only():
     torch.testing.assert_close(norm.running_mean, real.mean(0))
     expected = (real - real.mean(0)) / torch.sqrt(real.var(0, unbiased=False) + norm.eps)
     torch.testing.assert_close(out.transpose(1, 2)[mask], expected)
-    assert (out[0, :, 2:] == 0).all()
+    unbiased = real.var(0, unbiased=True)
+    torch.testing.assert_close(norm.running_var, unbiased)
+    assert int(norm.num_batches_tracked) == 1
+
+
+def test_masked_batch_norm_matches_batch_norm_of_the_real_steps():
+    # the masked statistics, their running averages and the gradients
+    # agree with nn.BatchNorm1d applied to the real steps alone
+    from sklstm.nn._conv import _MaskedBatchNorm1d
+
+    torch.manual_seed(0)
+    lengths = torch.tensor([7, 3, 5])
+    X = torch.randn(3, 4, 7)
+    mask = torch.arange(7) < lengths[:, None]
+    masked, plain = _MaskedBatchNorm1d(4).train(), torch.nn.BatchNorm1d(4).train()
+    with torch.no_grad():
+        masked.weight.uniform_(0.5, 2), masked.bias.uniform_(-1, 1)
+    plain.load_state_dict(masked.state_dict())
+    X1 = X.clone().requires_grad_()
+    X2 = X.clone().requires_grad_()
+    for _ in range(2):
+        out = masked(X1, mask).transpose(1, 2)[mask]
+        ref = plain(X2.transpose(1, 2)[mask])
+        torch.testing.assert_close(out, ref)
+        weights = torch.randn_like(ref)
+        (out * weights).sum().backward()
+        (ref * weights).sum().backward()
+    torch.testing.assert_close(X1.grad, X2.grad)
+    torch.testing.assert_close(masked.weight.grad, plain.weight.grad)
+    torch.testing.assert_close(masked.bias.grad, plain.bias.grad)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(masked, name), getattr(plain, name))
 
 
 def test_pooling_over_real_steps_only():

@@ -9,7 +9,15 @@ from ._tensors import step_mask
 
 
 class _MaskedBatchNorm1d(nn.BatchNorm1d):
-    """Batch normalisation whose training statistics count real steps only."""
+    """Batch normalisation whose training statistics count real steps only.
+
+    The statistics are sums over the steps that the mask keeps, computed on
+    the ``(batch, channels, time)`` tensor as it is: gathering the real
+    steps and scattering them back (and the same in the backward pass)
+    costs more than the normalisation itself on long ragged batches, and
+    leaves a transposed tensor that every later part copies. Steps past a
+    sequence's end are normalised too, and :class:`ConvBlock` zeroes them.
+    """
 
     def forward(self, X, mask=None):
         if not self.training:
@@ -23,11 +31,27 @@ class _MaskedBatchNorm1d(nn.BatchNorm1d):
             )
         if mask is None:
             return super().forward(X)
-        steps = X.transpose(1, 2)  # (batch, time, channels)
-        normed = super().forward(steps[mask])  # float32 under autocast
-        out = steps.new_zeros(steps.shape, dtype=normed.dtype)
-        out[mask] = normed
-        return out.transpose(1, 2)
+        if X.dtype in (torch.float16, torch.bfloat16):
+            X = X.float()  # statistics in float32, as batch_norm's under autocast
+        kept = mask[:, None, :].to(X.dtype)
+        count = kept.sum()
+        mean = (X * kept).sum((0, 2)) / count
+        centred = X - mean[:, None]
+        var = (centred.square() * kept).sum((0, 2)) / count
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                momentum = self.momentum
+                if momentum is None:  # a cumulative average, as BatchNorm1d's
+                    momentum = 1.0 / float(self.num_batches_tracked)
+                unbiased = var * count / (count - 1).clamp(min=1)
+                self.running_mean.lerp_(mean, momentum)
+                self.running_var.lerp_(unbiased, momentum)
+        scale = torch.rsqrt(var + self.eps)
+        if self.affine:
+            scale = scale * self.weight
+        out = centred * scale[:, None]
+        return out + self.bias[:, None] if self.affine else out
 
 
 def _conv_output_lengths(conv, lengths):
