@@ -557,13 +557,16 @@ def test_batch_norm_statistics_count_real_steps_only():
     assert int(norm.num_batches_tracked) == 1
 
 
-def test_masked_batch_norm_matches_batch_norm_of_the_real_steps():
-    # the masked statistics, their running averages and the gradients
-    # agree with nn.BatchNorm1d applied to the real steps alone
-    from sklstm.nn._conv import _MaskedBatchNorm1d
+@pytest.mark.parametrize("lengths", [[7, 3, 5], [7, 1, 2]])
+def test_masked_batch_norm_matches_batch_norm_of_the_real_steps(lengths):
+    # the masked statistics, their running averages and the gradients agree
+    # with nn.BatchNorm1d applied to the real steps alone, whether the real
+    # steps are most of the batch (sums over it) or not (gathered)
+    from sklstm.nn._conv import _SUMS_FROM_REAL_SHARE, _MaskedBatchNorm1d
 
     torch.manual_seed(0)
-    lengths = torch.tensor([7, 3, 5])
+    lengths = torch.tensor(lengths)
+    assert (lengths.sum() / 21 >= _SUMS_FROM_REAL_SHARE) == (lengths[1] == 3)
     X = torch.randn(3, 4, 7)
     mask = torch.arange(7) < lengths[:, None]
     masked, plain = _MaskedBatchNorm1d(4).train(), torch.nn.BatchNorm1d(4).train()

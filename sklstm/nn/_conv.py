@@ -8,15 +8,28 @@ from torch.nn import functional as F
 from ._tensors import step_mask
 
 
+# a masked batch normalisation on the CPU sums over the padded tensor where
+# at least this share of its steps is real, and gathers the real steps
+# elsewhere (see _MaskedBatchNorm1d)
+_SUMS_FROM_REAL_SHARE = 2 / 3
+
+
 class _MaskedBatchNorm1d(nn.BatchNorm1d):
     """Batch normalisation whose training statistics count real steps only.
 
-    The statistics are sums over the steps that the mask keeps, computed on
-    the ``(batch, channels, time)`` tensor as it is: gathering the real
-    steps and scattering them back (and the same in the backward pass)
-    costs more than the normalisation itself on long ragged batches, and
-    leaves a transposed tensor that every later part copies. Steps past a
-    sequence's end are normalised too, and :class:`ConvBlock` zeroes them.
+    Two computations of the same result, chosen by cost: sums over the
+    ``(batch, channels, time)`` tensor as it is, weighted by the mask, or
+    the real steps gathered into ``(steps, channels)``, normalised and
+    scattered back. Where most steps are real (long recordings of similar
+    lengths), the sums are faster: no gather and scatter forwards and
+    backwards, and no transposed result that every later part copies (a
+    default fit of 96 series of 1,000 to 2,600 steps, 2026-12-02: 16 to
+    19% faster). Where padding dominates (lengths varying tenfold), the
+    gathered steps are fewer and the sums 5 to 10% slower with one thread
+    a network. On the CPU the sums run from ``_SUMS_FROM_REAL_SHARE`` of
+    real steps; on other devices always (no host sync). With the sums,
+    steps past a sequence's end are normalised too, and :class:`ConvBlock`
+    zeroes them.
     """
 
     def forward(self, X, mask=None):
@@ -31,6 +44,18 @@ class _MaskedBatchNorm1d(nn.BatchNorm1d):
             )
         if mask is None:
             return super().forward(X)
+        if X.device.type == "cpu" and float(mask.float().mean()) < _SUMS_FROM_REAL_SHARE:
+            return self._gathered(X, mask)
+        return self._summed(X, mask)
+
+    def _gathered(self, X, mask):
+        steps = X.transpose(1, 2)  # (batch, time, channels)
+        normed = super().forward(steps[mask])  # float32 under autocast
+        out = steps.new_zeros(steps.shape, dtype=normed.dtype)
+        out[mask] = normed
+        return out.transpose(1, 2)
+
+    def _summed(self, X, mask):
         if X.dtype in (torch.float16, torch.bfloat16):
             X = X.float()  # statistics in float32, as batch_norm's under autocast
         kept = mask[:, None, :].to(X.dtype)
