@@ -589,6 +589,27 @@ def test_masked_batch_norm_matches_batch_norm_of_the_real_steps(lengths):
         torch.testing.assert_close(getattr(masked, name), getattr(plain, name))
 
 
+@pytest.mark.parametrize("lengths", [[40, 36, 30], [40, 5, 3]])
+def test_training_front_end_never_depends_on_padding(lengths):
+    # in training, batch statistics come from the real steps only: more
+    # padding changes no real step's output, and padded steps stay zero,
+    # whether the masked batch normalisation sums (mostly real steps) or
+    # gathers (mostly padding); the first lengths sum without the extra
+    # padding and gather with it
+    from sklstm.nn import ConvFrontEnd
+
+    torch.manual_seed(0)
+    front = ConvFrontEnd(2, n_layers=2, channels=8, kernel_size=5, stride=2).train()
+    lengths = torch.tensor(lengths)
+    X = torch.randn(3, 40, 2)
+    out, out_lengths = front(X, lengths)
+    longer, longer_lengths = front(torch.cat([X, torch.randn(3, 24, 2)], 1), lengths)
+    assert torch.equal(out_lengths, longer_lengths)
+    for i, n in enumerate(out_lengths.tolist()):
+        torch.testing.assert_close(longer[i, :n], out[i, :n])
+        assert (out[i, n:] == 0).all() and (longer[i, n:] == 0).all()
+
+
 def test_pooling_over_real_steps_only():
     out = torch.tensor([[[1.0], [3.0], [100.0]], [[2.0], [4.0], [6.0]]])
     lengths = torch.tensor([2, 3])
