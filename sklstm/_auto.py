@@ -58,9 +58,10 @@ RECURRENT_STEP_COST = 4
 # times as slow as a step of equal-length sequences (2026-12-02: 96 series
 # of 1,000 to 2,600 steps, 1 and 6 channels, 0.93 to 0.96 units per
 # microsecond against 1.32 to 1.42 for 2,500 steps each). Since the masked
-# batch normalisation sums over the real steps in place (2026-12-02, late):
-# 1.50 to 1.59 against 1.55 to 1.73 (1.22 to 1.34 before, in the same
-# hour), so a ragged step costs 1.45 to 1.5 of an equal-length one
+# batch normalisation sums over the padded batch where most of its steps
+# are real (2026-12-02, late; the same fits): 1.50 to 1.59 against 1.55 to
+# 1.73 (1.22 to 1.34 before, in the same hour), so a ragged step costs 1.45
+# to 1.5 of an equal-length one
 RAGGED_STEP_COST = 1.4
 # max_epochs="auto" never trains fewer epochs than this, whatever the size
 MIN_EPOCHS = 10
