@@ -44,7 +44,8 @@ REGRESSION_SEARCH_NOISE_SE = 2.0
 # the fit budget: a default fit's estimated work (the inner search and every
 # network of the ensemble, over all their epochs) is at most FIT_BUDGET work
 # units. One unit is one padded input step through the convolutions (of up
-# to 16 features; more cost more) or 1 / RECURRENT_STEP_COST of a padded
+# to FRONT_END_FEATURES features; more cost more, by the multiply-adds of
+# front_end_cost) or 1 / RECURRENT_STEP_COST of a padded
 # step through the default recurrent layers (one layer of 24 units each
 # way). Measured on the 2-core development machine with the default network
 # (bench_selection.py, 2026-12-02): 0.79 to 1.3 units per microsecond on
@@ -52,6 +53,15 @@ REGRESSION_SEARCH_NOISE_SE = 2.0
 # the next), so that the budget is under a minute of training at the slowest.
 FIT_BUDGET = 45_000_000
 RECURRENT_STEP_COST = 4
+# inputs up to this wide cost one unit a step through the front-end
+# (front_end_cost). Until 2026-12-02 a wider input's whole front-end
+# cost n_features / FRONT_END_FEATURES units a step, which counts every
+# block as if it read the features: default fits of 267 series of 144
+# steps and 963 channels (1,926 inputs with their differences), 50 of 270
+# and 1,345, and 204 of 405 and 61 ran at 3.7 to 4.3 units per
+# microsecond (12.8, 11.7 and 10.5 s, 10 to 67 epochs, one network)
+# against about 1.5 for narrow inputs
+FRONT_END_FEATURES = 16
 # a padded step of a ragged set (sequences of different lengths) costs this
 # many units: the masks of the real steps (batch normalisation over them,
 # the backward direction reversed within each length) make one 1.4 to 1.5
@@ -175,9 +185,32 @@ def shortened_length(n_steps, n_layers, kernel_size, stride):
     return n_steps
 
 
+def front_end_cost(n_features, n_conv_layers, *, kernel_size=7, stride=2, channels=64):
+    """Work units of one input step through the convolution front-end: 1 for
+    up to ``FRONT_END_FEATURES`` features, and for more, the ratio of the
+    blocks' multiply-adds to theirs at ``FRONT_END_FEATURES`` (only the
+    first block reads the features; the later ones read ``channels``).
+
+    >>> front_end_cost(1, 3), front_end_cost(16, 3), front_end_cost(32, 1)
+    (1.0, 1.0, 2.0)
+    >>> round(front_end_cost(963, 2), 1)  # the later block's work stays
+    20.7
+    """
+    if not n_conv_layers:
+        return 0.0
+
+    def multiply_adds(width):
+        first = width * channels * kernel_size / stride
+        later = sum(channels * channels * kernel_size / stride ** j
+                    for j in range(2, n_conv_layers + 1))
+        return first + later
+
+    return max(1.0, multiply_adds(n_features) / multiply_adds(FRONT_END_FEATURES))
+
+
 def epoch_work(n_series, padded_length, *, n_features=1, n_conv_layers=0,
                kernel_size=7, stride=2, num_hidden=24, num_layers=1,
-               bidirectional=True, ragged=False):
+               bidirectional=True, ragged=False, conv_channels=64):
     """Estimated work units of one epoch of one network (see ``FIT_BUDGET``):
     ``n_series`` sequences padded to ``padded_length`` steps, of different
     lengths where ``ragged`` (``RAGGED_STEP_COST``).
@@ -192,7 +225,10 @@ def epoch_work(n_series, padded_length, *, n_features=1, n_conv_layers=0,
     recurrent = shortened_length(padded_length, n_conv_layers, kernel_size, stride)
     # the recurrent layers' cost grows with their size as their weights do
     size = num_layers * (2 if bidirectional else 1) / 2 * (num_hidden / 24) ** 2
-    front = padded_length * max(1.0, n_features / 16) if n_conv_layers else 0
+    front = padded_length * front_end_cost(
+        n_features, n_conv_layers, kernel_size=kernel_size, stride=stride,
+        channels=conv_channels,
+    )
     per_step = RAGGED_STEP_COST if ragged else 1.0
     return int(round(n_series * per_step * (front + RECURRENT_STEP_COST * size * recurrent)))
 

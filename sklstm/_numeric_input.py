@@ -225,6 +225,7 @@ class _NumericInputMixin:
             stride=self._conv_stride(), num_hidden=self.num_hidden,
             num_layers=self.num_layers, bidirectional=self.bidirectional,
             ragged=lengths is not None and bool((lengths != X.shape[1]).any()),
+            conv_channels=self.conv_channels,
         )
         n_candidates = search_size(grid, self._sequential_search)
         return _auto.fit_plan(

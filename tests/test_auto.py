@@ -48,8 +48,15 @@ def test_epoch_work_counts_the_front_end_and_the_recurrent_steps():
     assert _auto.epoch_work(10, 50) == 10 * 50 * _auto.RECURRENT_STEP_COST
     # two blocks: 400 steps through the convolutions, 100 through the LSTM
     assert _auto.epoch_work(10, 400, n_conv_layers=2) == 10 * (400 + 4 * 100)
-    # more features, a larger or deeper or one-way network
-    assert _auto.epoch_work(10, 400, n_conv_layers=2, n_features=32) == 10 * (800 + 400)
+    # more features: only the first block reads them (64 channels, kernel 7,
+    # stride 2: 32 * 64 * 7 / 2 + 64 * 64 * 7 / 4 multiply-adds a step
+    # against 16 * 64 * 7 / 2 + 64 * 64 * 7 / 4 at 16 features)
+    assert _auto.epoch_work(10, 400, n_conv_layers=2, n_features=32) == round(
+        10 * (400 * 14336 / 10752 + 400)
+    )
+    assert _auto.epoch_work(10, 400, n_conv_layers=1, n_features=32) == 10 * (800 + 4 * 200)
+    assert _auto.epoch_work(10, 400, n_conv_layers=2, n_features=8) == 10 * (400 + 400)
+    # a larger or deeper or one-way network
     assert _auto.epoch_work(1, 50, num_hidden=48) == 4 * _auto.epoch_work(1, 50)
     assert _auto.epoch_work(1, 50, num_layers=2) == 2 * _auto.epoch_work(1, 50)
     assert _auto.epoch_work(1, 50, bidirectional=False) == _auto.epoch_work(1, 50) / 2
