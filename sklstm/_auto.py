@@ -53,6 +53,14 @@ REGRESSION_SEARCH_NOISE_SE = 2.0
 # the next), so that the budget is under a minute of training at the slowest.
 FIT_BUDGET = 45_000_000
 RECURRENT_STEP_COST = 4
+# a recurrent layer reading up to this many inputs costs RECURRENT_STEP_COST
+# units a step (the sequential products with its state take the time); a
+# wider input costs in proportion (its product, one for all steps, grows).
+# Default fits without a front-end (2026-12-02, night; random data): 300
+# series of 20 steps and 1,000 channels (2,000 inputs with their
+# differences) took 69.0 s at 0.14 units per microsecond, 1,000 of 30 and
+# 200 channels 51.7 s at 0.74, against about 1.5 for narrow inputs
+RECURRENT_INPUT_WIDTH = 200
 # inputs up to this wide cost one unit a step through the front-end
 # (front_end_cost). Until 2026-12-02 a wider input's whole front-end
 # cost n_features / FRONT_END_FEATURES units a step, which counts every
@@ -223,8 +231,12 @@ def epoch_work(n_series, padded_length, *, n_features=1, n_conv_layers=0,
     84000
     """
     recurrent = shortened_length(padded_length, n_conv_layers, kernel_size, stride)
-    # the recurrent layers' cost grows with their size as their weights do
-    size = num_layers * (2 if bidirectional else 1) / 2 * (num_hidden / 24) ** 2
+    # the recurrent layers' cost grows with their size as their weights do,
+    # and the first layer's with an input wider than RECURRENT_INPUT_WIDTH
+    # (the features, or the front-end's channels)
+    width = conv_channels if n_conv_layers else n_features
+    layers = num_layers - 1 + max(1.0, width / RECURRENT_INPUT_WIDTH)
+    size = layers * (2 if bidirectional else 1) / 2 * (num_hidden / 24) ** 2
     front = padded_length * front_end_cost(
         n_features, n_conv_layers, kernel_size=kernel_size, stride=stride,
         channels=conv_channels,

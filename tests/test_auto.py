@@ -56,6 +56,12 @@ def test_epoch_work_counts_the_front_end_and_the_recurrent_steps():
     )
     assert _auto.epoch_work(10, 400, n_conv_layers=1, n_features=32) == 10 * (800 + 4 * 200)
     assert _auto.epoch_work(10, 400, n_conv_layers=2, n_features=8) == 10 * (400 + 400)
+    # a recurrent layer reading more than RECURRENT_INPUT_WIDTH inputs (the
+    # features without a front-end; the front-end's channels with one)
+    wide = 4 * _auto.RECURRENT_INPUT_WIDTH
+    assert _auto.epoch_work(10, 50, n_features=wide) == 4 * _auto.epoch_work(10, 50)
+    assert _auto.epoch_work(10, 50, n_features=wide, num_layers=2) == 5 * _auto.epoch_work(10, 50)
+    assert _auto.epoch_work(10, 400, n_conv_layers=2, conv_channels=wide) == 10 * (400 + 4 * 4 * 100)
     # a larger or deeper or one-way network
     assert _auto.epoch_work(1, 50, num_hidden=48) == 4 * _auto.epoch_work(1, 50)
     assert _auto.epoch_work(1, 50, num_layers=2) == 2 * _auto.epoch_work(1, 50)
