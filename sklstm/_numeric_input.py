@@ -213,25 +213,35 @@ class _NumericInputMixin:
 
     def _fit_plan(self, X, lengths, grid):
         """:func:`~sklstm._auto.fit_plan` for this fit: its epochs, networks
-        and search, within the fit budget."""
+        and search, within the fit budget. The search's candidates are
+        counted as wide as their widest input (differences, per-sequence
+        copies); where the search does not fit, the networks are counted
+        as they are trained, with those parts at their values without it."""
         n_features = 1 if X.ndim == 2 else X.shape[2]  # token ids: one
+
+        def plan(differences, copies, n_candidates):
+            work = _auto.epoch_work(
+                len(X), X.shape[1],
+                n_features=NumericInput(n_features, differences, per_sequence=copies).n_outputs,
+                n_conv_layers=self.n_conv_layers_, kernel_size=self.conv_kernel_size,
+                stride=self._conv_stride(), num_hidden=self.num_hidden,
+                num_layers=self.num_layers, bidirectional=self.bidirectional,
+                ragged=lengths is not None and bool((lengths != X.shape[1]).any()),
+                conv_channels=self.conv_channels,
+            )
+            return _auto.fit_plan(
+                self.max_epochs, getattr(self, "n_networks", 1), n_candidates, work,
+                n_series=len(X), partial=self._partial_call, search_first=self._search_first,
+            )
+
         # an "auto" part is counted as if the search chose it
         differences = 1 if _auto.is_auto(self.input_differences) else self.input_differences_
         copies = _auto.is_auto(self.per_sequence_features) or self.per_sequence_features_
-        n_features = NumericInput(n_features, differences, per_sequence=copies).n_outputs
-        work = _auto.epoch_work(
-            len(X), X.shape[1], n_features=n_features,
-            n_conv_layers=self.n_conv_layers_, kernel_size=self.conv_kernel_size,
-            stride=self._conv_stride(), num_hidden=self.num_hidden,
-            num_layers=self.num_layers, bidirectional=self.bidirectional,
-            ragged=lengths is not None and bool((lengths != X.shape[1]).any()),
-            conv_channels=self.conv_channels,
-        )
-        n_candidates = search_size(grid, self._sequential_search)
-        return _auto.fit_plan(
-            self.max_epochs, getattr(self, "n_networks", 1), n_candidates, work,
-            n_series=len(X), partial=self._partial_call, search_first=self._search_first,
-        )
+        widest = plan(differences, copies, search_size(grid, self._sequential_search))
+        trained = (self.input_differences_, self.per_sequence_features_)
+        if widest["search"] or (differences, copies) == trained:
+            return widest
+        return plan(*trained, 0)
 
     def _n_epochs(self):
         """``max_epochs``, resolved for ``"auto"`` by the fit plan."""

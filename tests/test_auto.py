@@ -280,3 +280,20 @@ def test_fit_plan_counts_the_inputs_the_network_reads():
     assert reg.fit_plan_["work"] == _auto.epoch_work(
         30, 40, n_features=n_inputs, n_conv_layers=1, num_hidden=4
     )
+
+
+def test_fit_plan_counts_the_networks_trained_where_no_search_runs():
+    # per_sequence_features="auto" counts the copies for the search's
+    # candidates; with too few series for the search, the network trained
+    # reads the eight features alone, and the plan counts those
+    X = np.random.RandomState(0).normal(size=(5, 40, 8))
+    y = X[:, :, 0].mean(axis=1)
+    reg = SequenceRegressor(
+        num_hidden=4, max_epochs=1, n_networks=1, summary_points=0, conv_layers=1,
+        random_state=0,
+    ).fit(X, y)
+    assert not reg.fit_plan_["search"] and not reg.per_sequence_features_
+    assert reg.net_.module_.inputs.n_outputs == 8
+    assert reg.fit_plan_["work"] == _auto.epoch_work(
+        5, 40, n_features=8, n_conv_layers=1, num_hidden=4
+    )
