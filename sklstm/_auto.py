@@ -62,14 +62,21 @@ RECURRENT_STEP_COST = 4
 # 200 channels 51.7 s at 0.74, against about 1.5 for narrow inputs
 RECURRENT_INPUT_WIDTH = 200
 # inputs up to this wide cost one unit a step through the front-end
-# (front_end_cost). Until 2026-12-02 a wider input's whole front-end
-# cost n_features / FRONT_END_FEATURES units a step, which counts every
-# block as if it read the features: default fits of 267 series of 144
-# steps and 963 channels (1,926 inputs with their differences), 50 of 270
-# and 1,345, and 204 of 405 and 61 ran at 3.7 to 4.3 units per
+# (front_end_cost), and a wider one the further multiply-adds of its first
+# block, FRONT_END_UNIT_MACS to a unit: those of two default blocks at 16
+# features (16 * 64 * 7 / 2 + 64 * 64 * 7 / 4). Until 2026-12-02 a wider
+# input's whole front-end cost n_features / FRONT_END_FEATURES units a
+# step, as if every block read the features: default fits of 267 series
+# of 144 steps and 963 channels (1,926 inputs with their differences), 50
+# of 270 and 1,345, and 204 of 405 and 61 ran at 3.7 to 4.3 units per
 # microsecond (12.8, 11.7 and 10.5 s, 10 to 67 epochs, one network)
-# against about 1.5 for narrow inputs
+# against about 1.5 for narrow inputs. Counting each block's
+# multiply-adds relative to the same blocks at 16 features then left one
+# block too dear and three too cheap (300 series of 100 steps and 64
+# channels, one block: 4.85 units per microsecond, one network in 5.0 s;
+# 50 of 270 and 1,345 channels, three blocks: 1.11)
 FRONT_END_FEATURES = 16
+FRONT_END_UNIT_MACS = 10_752
 # a padded step of a ragged set (sequences of different lengths) costs this
 # many units: the masks of the real steps (batch normalisation over them,
 # the backward direction reversed within each length) make one 1.4 to 1.5
@@ -195,25 +202,19 @@ def shortened_length(n_steps, n_layers, kernel_size, stride):
 
 def front_end_cost(n_features, n_conv_layers, *, kernel_size=7, stride=2, channels=64):
     """Work units of one input step through the convolution front-end: 1 for
-    up to ``FRONT_END_FEATURES`` features, and for more, the ratio of the
-    blocks' multiply-adds to theirs at ``FRONT_END_FEATURES`` (only the
-    first block reads the features; the later ones read ``channels``).
+    up to ``FRONT_END_FEATURES`` features; a wider input adds its first
+    block's further multiply-adds (the later blocks read ``channels``, not
+    the features), ``FRONT_END_UNIT_MACS`` to a unit.
 
-    >>> front_end_cost(1, 3), front_end_cost(16, 3), front_end_cost(32, 1)
+    >>> front_end_cost(1, 3), front_end_cost(16, 1), front_end_cost(64, 2)
     (1.0, 1.0, 2.0)
-    >>> round(front_end_cost(963, 2), 1)  # the later block's work stays
-    20.7
+    >>> round(front_end_cost(1926, 2), 1)  # 963 channels and their differences
+    40.8
     """
     if not n_conv_layers:
         return 0.0
-
-    def multiply_adds(width):
-        first = width * channels * kernel_size / stride
-        later = sum(channels * channels * kernel_size / stride ** j
-                    for j in range(2, n_conv_layers + 1))
-        return first + later
-
-    return max(1.0, multiply_adds(n_features) / multiply_adds(FRONT_END_FEATURES))
+    extra = max(0, n_features - FRONT_END_FEATURES) * channels * kernel_size / stride
+    return 1.0 + extra / FRONT_END_UNIT_MACS
 
 
 def epoch_work(n_series, padded_length, *, n_features=1, n_conv_layers=0,

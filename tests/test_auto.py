@@ -48,13 +48,16 @@ def test_epoch_work_counts_the_front_end_and_the_recurrent_steps():
     assert _auto.epoch_work(10, 50) == 10 * 50 * _auto.RECURRENT_STEP_COST
     # two blocks: 400 steps through the convolutions, 100 through the LSTM
     assert _auto.epoch_work(10, 400, n_conv_layers=2) == 10 * (400 + 4 * 100)
-    # more features: only the first block reads them (64 channels, kernel 7,
-    # stride 2: 32 * 64 * 7 / 2 + 64 * 64 * 7 / 4 multiply-adds a step
-    # against 16 * 64 * 7 / 2 + 64 * 64 * 7 / 4 at 16 features)
+    # more features: only the first block reads them, and each beyond 16
+    # adds 64 * 7 / 2 multiply-adds a step (64 channels, kernel 7, stride
+    # 2), FRONT_END_UNIT_MACS to a unit, whatever the depth
+    extra = 16 * 64 * 7 / 2 / _auto.FRONT_END_UNIT_MACS
     assert _auto.epoch_work(10, 400, n_conv_layers=2, n_features=32) == round(
-        10 * (400 * 14336 / 10752 + 400)
+        10 * (400 * (1 + extra) + 400)
     )
-    assert _auto.epoch_work(10, 400, n_conv_layers=1, n_features=32) == 10 * (800 + 4 * 200)
+    assert _auto.epoch_work(10, 400, n_conv_layers=1, n_features=32) == round(
+        10 * (400 * (1 + extra) + 4 * 200)
+    )
     assert _auto.epoch_work(10, 400, n_conv_layers=2, n_features=8) == 10 * (400 + 400)
     # a recurrent layer reading more than RECURRENT_INPUT_WIDTH inputs (the
     # features without a front-end; the front-end's channels with one)
