@@ -558,15 +558,15 @@ def test_batch_norm_statistics_count_real_steps_only():
 
 
 @pytest.mark.parametrize("lengths", [[7, 3, 5], [7, 1, 2]])
-def test_masked_batch_norm_matches_batch_norm_of_the_real_steps(lengths):
-    # the masked statistics, their running averages and the gradients agree
-    # with nn.BatchNorm1d applied to the real steps alone, whether the real
-    # steps are most of the batch (sums over it) or not (gathered)
-    from sklstm.nn._conv import _SUMS_FROM_REAL_SHARE, _MaskedBatchNorm1d
+@pytest.mark.parametrize("method", ["_gathered", "_summed"])
+def test_masked_batch_norm_matches_batch_norm_of_the_real_steps(method, lengths):
+    # each of the two computations: the masked statistics, their running
+    # averages and the gradients agree with nn.BatchNorm1d applied to the
+    # real steps alone
+    from sklstm.nn._conv import _MaskedBatchNorm1d
 
     torch.manual_seed(0)
     lengths = torch.tensor(lengths)
-    assert (lengths.sum() / 21 >= _SUMS_FROM_REAL_SHARE) == (lengths[1] == 3)
     X = torch.randn(3, 4, 7)
     mask = torch.arange(7) < lengths[:, None]
     masked, plain = _MaskedBatchNorm1d(4).train(), torch.nn.BatchNorm1d(4).train()
@@ -576,7 +576,7 @@ def test_masked_batch_norm_matches_batch_norm_of_the_real_steps(lengths):
     X1 = X.clone().requires_grad_()
     X2 = X.clone().requires_grad_()
     for _ in range(2):
-        out = masked(X1, mask).transpose(1, 2)[mask]
+        out = getattr(masked, method)(X1, mask).transpose(1, 2)[mask]
         ref = plain(X2.transpose(1, 2)[mask])
         torch.testing.assert_close(out, ref)
         weights = torch.randn_like(ref)
@@ -587,6 +587,25 @@ def test_masked_batch_norm_matches_batch_norm_of_the_real_steps(lengths):
     torch.testing.assert_close(masked.bias.grad, plain.bias.grad)
     for name in ("running_mean", "running_var", "num_batches_tracked"):
         torch.testing.assert_close(getattr(masked, name), getattr(plain, name))
+
+
+@pytest.mark.parametrize("lengths, method", [([7, 3, 5], "_summed"), ([7, 1, 2], "_gathered")])
+def test_masked_batch_norm_sums_where_most_steps_are_real(monkeypatch, lengths, method):
+    # on the CPU, 15 real steps of 21 (at least two thirds) are summed over
+    # the padded batch, 10 of 21 gathered
+    from sklstm.nn._conv import _MaskedBatchNorm1d
+
+    called = []
+    for name in ("_gathered", "_summed"):
+        original = getattr(_MaskedBatchNorm1d, name)
+        monkeypatch.setattr(
+            _MaskedBatchNorm1d, name,
+            lambda self, X, mask, name=name, original=original: (
+                called.append(name), original(self, X, mask))[1],
+        )
+    mask = torch.arange(7) < torch.tensor(lengths)[:, None]
+    _MaskedBatchNorm1d(4).train()(torch.randn(3, 4, 7), mask)
+    assert called == [method]
 
 
 @pytest.mark.parametrize("lengths", [[40, 36, 30], [40, 5, 3]])
