@@ -61,25 +61,41 @@ def _split(X, y, n_train):
     return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
 
 
-# name -> (make train+test data, number of training series, regression?)
+# name -> (make train+test data from a draw number (0: the pool's own; others,
+# fresh data of the same kind), number of training series, regression?)
 SYNTHETIC = {
-    "few-shot": (lambda: make_few_shot(30, 4, 400, random_state=0), 60, False),
+    "few-shot": (
+        lambda draw: make_few_shot(30, 4, 400, random_state=0 + draw), 60, False
+    ),
     # added after crop_fraction="auto" was fixed, to judge it out of sample
     "few-shot-long": (
-        lambda: make_few_shot(20, 6, 1000, noise=0.5, random_state=1), 60, False
+        lambda draw: make_few_shot(20, 6, 1000, noise=0.5, random_state=1 + draw),
+        60, False,
     ),
-    "ragged": (lambda: make_ragged_lengths(400, 5, 30, 300, random_state=0), 200, False),
+    "ragged": (
+        lambda draw: make_ragged_lengths(400, 5, 30, 300, random_state=0 + draw),
+        200, False,
+    ),
     "hidden-pattern": (
-        lambda: make_hidden_pattern(300, 800, 20, 2, random_state=0), 150, False
+        lambda draw: make_hidden_pattern(300, 800, 20, 2, random_state=0 + draw),
+        150, False,
     ),
     "one-channel": (
-        lambda: make_informative_channel(300, 100, 20, 3, random_state=0)[:2], 150, False
+        lambda draw: make_informative_channel(
+            300, 100, 20, 3, random_state=0 + draw
+        )[:2],
+        150, False,
     ),
-    "bump-position": (lambda: make_bump_position(400, 100, random_state=0), 200, True),
-    "band-spectra": (lambda: make_band_spectra(300, 100, random_state=0), 200, True),
+    "bump-position": (
+        lambda draw: make_bump_position(400, 100, random_state=0 + draw), 200, True
+    ),
+    "band-spectra": (
+        lambda draw: make_band_spectra(300, 100, random_state=0 + draw), 200, True
+    ),
     # added after summary_points="auto" was chosen, to judge it out of sample
     "scatter-spectra": (
-        lambda: make_scatter_spectra(300, 100, random_state=0), 200, True
+        lambda draw: make_scatter_spectra(300, 100, random_state=0 + draw),
+        200, True,
     ),
 }
 POOL = AEON_CLASSIFICATION + AEON_REGRESSION + list(SYNTHETIC)
@@ -96,11 +112,12 @@ def _aeon_layout(X):
     return X[:, None, :] if X.ndim == 2 else X.transpose(0, 2, 1)
 
 
-def load(name):
-    """``(X_train, y_train, X_test, y_test)`` in aeon's layout."""
+def load(name, draw=0):
+    """``(X_train, y_train, X_test, y_test)`` in aeon's layout; a synthetic
+    set drawn anew where ``draw`` is not 0 (an archive set is what it is)."""
     if name in SYNTHETIC:
         make, n_train, _ = SYNTHETIC[name]
-        X, y = make()
+        X, y = make(draw)
         return _split(_aeon_layout(X), y, n_train)
     from aeon.datasets import load_classification, load_regression
 
@@ -116,13 +133,13 @@ def _select(X, idx):
     return X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx]
 
 
-def cv_score(name, params, n_splits):
+def cv_score(name, params, n_splits, draw=0):
     """Scores of sklstm with ``params`` on each of ``n_splits`` folds of the
     training split (accuracy, or minus RMSE: higher is better; the same
     folds for every candidate), the mean fit time, and the plans of the
     folds' fits (:func:`describe_plan`; compare them with the full split's,
     which ``--test`` prints: the plan depends on the data's size)."""
-    X, y, _, _ = load(name)
+    X, y, _, _ = load(name, draw)
     regression = is_regression(name)
     splitter = (KFold if regression else StratifiedKFold)(
         n_splits, shuffle=True, random_state=0
@@ -220,12 +237,12 @@ def describe_fit(model):
     return text
 
 
-def test_scores(names, params, cd_plot=None, with_peers=True):
+def test_scores(names, params, cd_plot=None, with_peers=True, draw=0):
     """The chosen setting against the peers on each test split."""
     table = []
     for name in names:
         regression = is_regression(name)
-        X, y, X_test, y_test = load(name)
+        X, y, X_test, y_test = load(name, draw)
         row = {}
         models = {"sklstm": (sklstm_model(regression, params), channels_last)}
         if with_peers:
@@ -278,12 +295,16 @@ def main():
     parser.add_argument("--cd-plot", default=None)
     parser.add_argument("--no-peers", action="store_true",
                         help="with --test: sklstm alone (1NN-DTW is slow on long series)")
+    parser.add_argument("--draw", type=int, default=0,
+                        help="draw the synthetic sets anew with this number (0: the "
+                        "pool's own draw), to judge a setting on data no choice saw")
     args = parser.parse_args()
     candidates = json.loads(args.candidates)
     names = list(candidates)
     if len(names) == 1 and args.test:  # nothing to choose: the test splits alone
         print(f"test splits, {names[0]} against the peers:")
-        test_scores(args.datasets, candidates[names[0]], args.cd_plot, not args.no_peers)
+        test_scores(args.datasets, candidates[names[0]], args.cd_plot, not args.no_peers,
+                    args.draw)
         return
     print(f"pool: {', '.join(args.datasets)}; candidates: {names}; {args.cv}-fold CV")
     folds = np.zeros((len(args.datasets), len(names), args.cv))
@@ -291,7 +312,7 @@ def main():
         cells = []
         for j, cand in enumerate(names):
             start = time.perf_counter()
-            folds[i, j], fit_s, plans = cv_score(name, candidates[cand], args.cv)
+            folds[i, j], fit_s, plans = cv_score(name, candidates[cand], args.cv, args.draw)
             cells.append(f"{cand} {folds[i, j].mean():.4f} (folds "
                          + " ".join(f"{v:.4f}" for v in folds[i, j])
                          + f"; fit {fit_s:.1f} s, {time.perf_counter() - start:.0f} s in all; "
@@ -313,7 +334,8 @@ def main():
     if args.test:
         overall = names[int(np.argmin(rank.mean(axis=0)))]
         print(f"\ntest splits, {overall} (chosen on the whole pool) against the peers:")
-        test_scores(args.datasets, candidates[overall], args.cd_plot, not args.no_peers)
+        test_scores(args.datasets, candidates[overall], args.cd_plot, not args.no_peers,
+                    args.draw)
 
 
 if __name__ == "__main__":

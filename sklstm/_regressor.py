@@ -39,9 +39,11 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         weights are a ridge regression of the targets on the resampled
         (standardised) inputs, fitted before the network, which then
         learns what the ridge leaves. 0 leaves it out. ``"auto"`` (the
-        default) lets the inner search choose between 0 and 64 (then,
-        with ``per_sequence_features="auto"``, whether to add the copies
-        to that choice), where the search fits in the fit budget (0
+        default) lets the inner search choose between 0 and a path over
+        every step of a typical training series (the median length; at
+        most 512 points, longer series resampled), then, with
+        ``per_sequence_features="auto"``, whether to add the copies
+        to that choice, where the search fits in the fit budget (0
         elsewhere, and in ``partial_fit``): where the target depends on values at fixed
         places (spectra, aligned profiles) the path wins, elsewhere the
         search keeps the network alone. ``summary_points_`` says what was

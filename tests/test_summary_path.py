@@ -8,7 +8,7 @@ import torch
 from sklearn.linear_model import RidgeCV
 
 from sklstm import SequenceRegressor, load, save
-from sklstm._auto import SUMMARY_POINTS, search_grid
+from sklstm._auto import MAX_SUMMARY_POINTS, search_grid, summary_path_points
 from sklstm.datasets import make_band_spectra
 from sklstm.nn import RecurrentNetwork, SummaryPath
 from sklstm.nn._heads import resample
@@ -65,8 +65,8 @@ def test_the_path_is_the_ridge_of_the_resampled_inputs():
 
 
 def test_auto_lets_the_inner_search_choose(tmp_path):
-    grid = search_grid((1,), 0, 0, (1,), text=False, summary_points="auto")
-    assert grid == {"summary_points": [0, SUMMARY_POINTS]}
+    grid = search_grid((1,), 0, 0, (1,), text=False, summary_points="auto", typical=40)
+    assert grid == {"summary_points": [0, 40]}
     assert search_grid((1,), 0, 0, (1,), text=False, summary_points=0) == {}
     X, y = make_band_spectra(n_samples=60, n_steps=40, random_state=0)
     assert SequenceRegressor().summary_points == "auto"  # the default
@@ -76,15 +76,15 @@ def test_auto_lets_the_inner_search_choose(tmp_path):
     # other: the path first, then the copies beside the path's choice
     tried = [(p["summary_points"], p["per_sequence_features"])
              for p in reg.auto_search_["params"]]
-    assert tried[:2] == [(0, False), (SUMMARY_POINTS, False)]
+    assert tried[:2] == [(0, False), (40, False)]  # every one of the 40 steps
     assert tried[2] == (reg.summary_points_, True) and len(tried) == 3
     assert reg.summary_points_ == reg.auto_search_["best_params"]["summary_points"]
     # a linear target: the path wins, and a saved model predicts the same
-    assert reg.summary_points_ == SUMMARY_POINTS
+    assert reg.summary_points_ == 40
     path = tmp_path / "reg.sklstm"
     save(reg, path)
     loaded = load(path)
-    assert loaded.summary_points_ == SUMMARY_POINTS
+    assert loaded.summary_points_ == 40
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
 
 
@@ -128,3 +128,26 @@ def test_the_default_runs_no_path_where_no_search_runs():
     # four series: too few for a 3-fold search
     reg = SequenceRegressor(**FAST).fit(X[:4], y[:4])
     assert reg.summary_points_ == 0 and not reg.fit_plan_["search"]
+
+
+def test_auto_points_are_the_steps_of_a_typical_series():
+    # every step up to MAX_SUMMARY_POINTS, longer series resampled; at least 2
+    assert summary_path_points(100) == 100
+    assert summary_path_points(10 * MAX_SUMMARY_POINTS) == MAX_SUMMARY_POINTS
+    assert summary_path_points(1) == 2
+    # a ragged set: its median length (as the front-end's depth)
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 1)) for n in [10, 12, 20, 30, 31] * 8]
+    y = np.array([x[-1, 0] for x in X])
+    reg = SequenceRegressor(**FAST).fit(X, y)
+    assert reg.auto_search_["params"][1]["summary_points"] == 20
+
+
+def test_a_path_over_every_step_reads_the_values_as_they_are():
+    # resampled at as many points as it has steps, a sequence is unchanged
+    # (no interpolation between neighbours), whole or ragged
+    X = torch.randn(3, 37, 2)
+    assert torch.equal(resample(X, None, 37), X)
+    lengths = torch.tensor([37, 20, 5])
+    assert torch.equal(resample(X, lengths, 37)[0], X[0])
+    assert torch.equal(resample(X[1:2, :20], None, 20), X[1:2, :20])

@@ -173,7 +173,8 @@ class TwoLevelSoftmaxHead(LinearHead):
 def resample(X, lengths, n_points):
     """``(batch, n_points, features)``: each sequence of ``X`` at
     ``n_points`` evenly spaced positions from its first real step to its
-    last (linear interpolation); padding is never read.
+    last (linear interpolation); padding is never read. With as many points
+    as a sequence has steps, its values as they are.
 
     >>> import torch
     >>> X = torch.tensor([[[0.0], [1.0], [2.0], [3.0], [4.0]],
@@ -185,8 +186,10 @@ def resample(X, lengths, n_points):
     batch, n_steps = X.shape[:2]
     last = (torch.full((batch,), n_steps - 1, device=X.device) if lengths is None
             else lengths.to(X.device) - 1).to(X.dtype)
-    grid = torch.linspace(0, 1, n_points, device=X.device, dtype=X.dtype)
-    position = grid[None] * last[:, None]
+    # i * last / (n_points - 1): whole steps exactly where the points fall on
+    # them (every step, when n_points is the length)
+    index = torch.arange(n_points, device=X.device, dtype=X.dtype)
+    position = index[None] * last[:, None] / max(n_points - 1, 1)
     left = position.floor().long()
     right = torch.minimum(left + 1, last.long()[:, None])
     weight = (position - left.to(X.dtype))[..., None]
