@@ -117,6 +117,16 @@ def test_regressor_predicts_in_original_units(two_outputs, tmp_path):
     np.testing.assert_allclose(pred, reg.predict(RAGGED), rtol=1e-5)
 
 
+def test_regressor_with_a_summary_path(tmp_path):
+    # the path resamples each ragged series by its own length in the graph
+    y = np.array([x[:, 0].sum() for x in RAGGED])
+    reg = SequenceRegressor(**ONE, summary_points=30).fit(RAGGED, y)
+    assert reg.net_.module_.summary is not None
+    X_pad, lengths = _padded(RAGGED)
+    (pred,) = _session(reg, tmp_path).run(None, {"X": X_pad, "lengths": lengths})
+    np.testing.assert_allclose(pred, reg.predict(RAGGED), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("params", [{}, dict(conv_layers=1, bidirectional=True)])
 def test_tagger_per_step_probabilities(params, tmp_path):
     y = [np.where(x[:, 0] > 5, "up", "down") for x in RAGGED]
