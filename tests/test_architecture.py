@@ -11,6 +11,7 @@ import sklstm._numeric_input
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
 from sklstm.nn import (
     ConvBlock,
+    ConvFrontEnd,
     Differences,
     DilatedConvs,
     Pooling,
@@ -871,3 +872,27 @@ def test_bidirectional_ragged_outputs_are_those_of_packed_sequences(cell, num_la
         expected, _ = pad_packed_sequence(stack.layers[0](packed)[0], batch_first=True)
     real = torch.arange(11)[None] < lengths[:, None]
     torch.testing.assert_close(out[real], expected[real], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_features", [1, 2])
+def test_front_end_convolutions_keep_the_default_layout(n_features):
+    # a univariate batch (batch, time, 1) transposed also reads as
+    # channels-last; the convolutions would then keep that layout and batch
+    # normalisation run several times slower on it: every block's
+    # convolution must give a (batch, channels, time) tensor in the default
+    # layout, with the same values as from a default-layout input
+    torch.manual_seed(0)
+    front = ConvFrontEnd(n_features, 3, 8, 7, 2).train()
+    layouts = []
+    for block in front.blocks:
+        block.conv.register_forward_hook(
+            lambda module, args, out: layouts.append(out.is_contiguous())
+        )
+    X = torch.randn(4, 60, n_features)
+    out, _ = front(X)
+    assert layouts == [True, True, True]
+    # the blocks themselves, fed the default layout directly
+    expected = X.transpose(1, 2).contiguous()
+    for block in front.blocks:
+        expected, _ = block(expected)
+    torch.testing.assert_close(out, expected.transpose(1, 2))

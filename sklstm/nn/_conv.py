@@ -221,7 +221,11 @@ class ConvFrontEnd(nn.Module):
         mask = step_mask(lengths, X.shape[1])
         if mask is not None:
             X = X * mask[..., None]
-        X = X.transpose(1, 2)
+        # (batch, features, time) in the default layout: with one feature
+        # the transposed strides also read as channels-last, the
+        # convolutions then keep that layout, and batch normalisation runs
+        # 5 to 10 times slower on it (a univariate fit: 1.3x the time)
+        X = X.transpose(1, 2).clone(memory_format=torch.contiguous_format)
         for block in self.blocks:
             X, lengths = block(X, lengths)
         return X.transpose(1, 2), lengths
