@@ -896,3 +896,20 @@ def test_front_end_convolutions_keep_the_default_layout(n_features):
     for block in front.blocks:
         expected, _ = block(expected)
     torch.testing.assert_close(out, expected.transpose(1, 2))
+
+
+@pytest.mark.parametrize("real_share", [0.3, 0.9])
+def test_masked_batch_norm_returns_the_default_layout(real_share):
+    # both computations (gathered steps for a low real share, sums for a
+    # high one) give (batch, channels, time) in the default layout, so that
+    # the ReLU and the next convolution, and their backward passes, do not
+    # run on strided tensors
+    from sklstm.nn._conv import _MaskedBatchNorm1d
+
+    torch.manual_seed(0)
+    norm = _MaskedBatchNorm1d(8).train()
+    lengths = torch.full((6,), 40)
+    lengths[1:] = int(40 * real_share)
+    mask = torch.arange(40) < lengths[:, None]
+    out = norm(torch.randn(6, 8, 40), mask)
+    assert out.shape == (6, 8, 40) and out.is_contiguous()
