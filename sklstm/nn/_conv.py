@@ -226,7 +226,7 @@ class ConvFrontEnd(nn.Module):
         # (batch, features, time) in the default layout: with one feature
         # the transposed strides also read as channels-last, the
         # convolutions then keep that layout, and batch normalisation runs
-        # 5 to 10 times slower on it (a univariate fit: 1.3x the time)
+        # 5 to 12 times slower on it (a univariate regression fit: 1.5x the time)
         X = X.transpose(1, 2).clone(memory_format=torch.contiguous_format)
         for block in self.blocks:
             X, lengths = block(X, lengths)
