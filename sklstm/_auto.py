@@ -184,15 +184,16 @@ def summary_path_points(typical):
 
 
 def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, text,
-                summary_points=None, per_sequence_features=None, typical=1):
+                summary_points=None, per_sequence_features=None, *, typical):
     """The candidates an inner cross-validation chooses among, for each
     parameter set to ``"auto"`` that has a choice here; the first value is
     the one kept on a tie, and where no search runs. ``typical`` is the
-    typical training length (for the summary path's points).
+    typical training length (:func:`typical_length`; the summary path's
+    points).
 
-    >>> search_grid("auto", "auto", 2, (1, 2, 4), text=False)
+    >>> search_grid("auto", "auto", 2, (1, 2, 4), text=False, typical=150)
     {'conv_dilations': [(1,), (1, 2, 4)], 'input_differences': [0, 1]}
-    >>> search_grid("auto", 1, 0, (1, 2, 4), text=False)
+    >>> search_grid("auto", 1, 0, (1, 2, 4), text=False, typical=150)
     {}
     """
     grid = {}

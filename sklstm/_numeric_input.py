@@ -187,7 +187,7 @@ class _NumericInputMixin:
             text,
             getattr(self, "summary_points", None),
             self.per_sequence_features,
-            typical,
+            typical=typical,
         )
         if hasattr(self, "summary_points"):
             points = self.summary_points

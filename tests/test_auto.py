@@ -140,15 +140,15 @@ def test_the_fit_plan_stays_within_the_budget():
 
 
 def test_search_grid():
-    grid = _auto.search_grid("auto", "auto", 2, (1, 2), text=False)
+    grid = _auto.search_grid("auto", "auto", 2, (1, 2), text=False, typical=100)
     assert grid == {"conv_dilations": [(1,), (1, 2)], "input_differences": [0, 1]}
-    assert _auto.search_grid("auto", "auto", 2, (1, 2), text=True) == {
+    assert _auto.search_grid("auto", "auto", 2, (1, 2), text=True, typical=100) == {
         "conv_dilations": [(1,), (1, 2)]
     }
     # nothing to choose: no front-end, or one dilation only, or fixed values
-    assert _auto.search_grid("auto", 1, 0, (1, 2), text=False) == {}
-    assert _auto.search_grid("auto", 1, 2, (1,), text=False) == {}
-    assert _auto.search_grid((1, 2), 0, 2, (1, 2), text=False) == {}
+    assert _auto.search_grid("auto", 1, 0, (1, 2), text=False, typical=100) == {}
+    assert _auto.search_grid("auto", 1, 2, (1,), text=False, typical=100) == {}
+    assert _auto.search_grid((1, 2), 0, 2, (1, 2), text=False, typical=100) == {}
 
 
 def test_inner_search_keeps_the_first_of_equal_scores(capsys):

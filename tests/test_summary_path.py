@@ -67,7 +67,7 @@ def test_the_path_is_the_ridge_of_the_resampled_inputs():
 def test_auto_lets_the_inner_search_choose(tmp_path):
     grid = search_grid((1,), 0, 0, (1,), text=False, summary_points="auto", typical=40)
     assert grid == {"summary_points": [0, 40]}
-    assert search_grid((1,), 0, 0, (1,), text=False, summary_points=0) == {}
+    assert search_grid((1,), 0, 0, (1,), text=False, summary_points=0, typical=40) == {}
     X, y = make_band_spectra(n_samples=60, n_steps=40, random_state=0)
     assert SequenceRegressor().summary_points == "auto"  # the default
     reg = SequenceRegressor(**FAST).fit(X, y)
@@ -143,11 +143,14 @@ def test_auto_points_are_the_steps_of_a_typical_series():
     assert reg.auto_search_["params"][1]["summary_points"] == 20
 
 
-def test_a_path_over_every_step_reads_the_values_as_they_are():
+@pytest.mark.parametrize("n_steps", [20, 24, 37, 84, 100, 427])
+def test_a_path_over_every_step_reads_the_values_as_they_are(n_steps):
     # resampled at as many points as it has steps, a sequence is unchanged
-    # (no interpolation between neighbours), whole or ragged
-    X = torch.randn(3, 37, 2)
-    assert torch.equal(resample(X, None, 37), X)
-    lengths = torch.tensor([37, 20, 5])
-    assert torch.equal(resample(X, lengths, 37)[0], X[0])
-    assert torch.equal(resample(X[1:2, :20], None, 20), X[1:2, :20])
+    # to the bit (no interpolation between neighbours), whole or the
+    # longest of a ragged batch (positions from a float grid times the
+    # length fell a hair short of whole steps at 24, 84, 100, 427)
+    torch.manual_seed(0)
+    X = torch.randn(3, n_steps, 2)
+    assert torch.equal(resample(X, None, n_steps), X)
+    lengths = torch.tensor([n_steps, n_steps // 2, 1])
+    assert torch.equal(resample(X, lengths, n_steps)[0], X[0])
