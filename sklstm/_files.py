@@ -3,6 +3,31 @@
 import os
 
 
+def check_writable_path(path):
+    """Raise, before any work, where ``path`` cannot become a file: its
+    folder does not exist, or it names a folder. Returns ``path`` as a
+    string.
+
+    >>> check_writable_path("/no/such/folder/model.safetensors")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: There is no folder '/no/such/folder' to write 'model.safetensors' in; create it first (os.makedirs) or pass a path in an existing folder.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"{path!r} is a folder; pass the path of a file to write, e.g. "
+            f"{os.path.join(path, 'model.safetensors')!r}."
+        )
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"There is no folder {folder!r} to write {os.path.basename(path)!r} in; "
+            "create it first (os.makedirs) or pass a path in an existing folder."
+        )
+    return path
+
+
 def write_atomically(path, write):
     """Call ``write(temporary_path)``, then rename the result over ``path``.
 
@@ -19,7 +44,7 @@ def write_atomically(path, write):
     >>> open(path).read(), os.listdir(os.path.dirname(path))
     ('done', ['note.txt'])
     """
-    path = os.fspath(path)
+    path = check_writable_path(path)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         write(tmp)

@@ -12,7 +12,7 @@ from torch import nn
 
 from ._classifier import SequenceClassifier
 from ._extras import import_extra
-from ._files import write_atomically
+from ._files import check_writable_path, write_atomically
 from ._language_model import SequenceLanguageModel
 from ._regressor import SequenceRegressor
 from ._tagger import SequenceTagger
@@ -277,6 +277,7 @@ def to_onnx(estimator, path):
             f"SequenceTagger and SequenceLanguageModel, not {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
+    check_writable_path(path)
     onnx = _onnx()
     # a copy on the CPU in evaluation mode: the estimator itself is untouched
     network = copy.deepcopy(estimator.net_.module_).cpu().eval()

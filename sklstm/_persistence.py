@@ -4,6 +4,7 @@
 from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import SequenceClassifier
+from ._files import check_writable_path
 from ._language_model import SequenceLanguageModel
 from ._regressor import SequenceRegressor
 from ._serialization import damaged, Decoder, encode, read, write
@@ -77,6 +78,7 @@ def save(estimator, path, *, optimizer=True):
             "skops.io (see the user guide's 'Saving and loading')."
         )
     check_is_fitted(estimator)
+    check_writable_path(path)
     doc, tensors = encode(estimator, _CLASSES, with_optimizer=optimizer)
     write(doc, tensors, path)
 

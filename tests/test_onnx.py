@@ -210,6 +210,15 @@ def test_to_onnx_refuses_what_it_cannot_export(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_to_onnx_names_a_path_it_cannot_write_before_exporting(tmp_path, monkeypatch):
+    clf = SequenceClassifier(**ONE).fit(RAGGED, np.arange(40) % 2)
+    monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: pytest.fail("exported"))
+    with pytest.raises(FileNotFoundError, match="no folder .*missing.*os.makedirs"):
+        sklstm.to_onnx(clf, tmp_path / "missing" / "m.onnx")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        sklstm.to_onnx(clf, tmp_path)
+
+
 def test_export_leaves_the_estimator_untouched(tmp_path):
     clf = SequenceClassifier(**ONE).fit(RAGGED, np.arange(40) % 2)
     before = clf.predict_proba(RAGGED)

@@ -318,6 +318,17 @@ def test_save_refuses_what_it_cannot_store_safely(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_names_a_path_it_cannot_write(tmp_path, monkeypatch):
+    clf = SequenceClassifier(**SMALL).fit(X3, LABELS)
+    # refused before anything is encoded
+    monkeypatch.setattr("sklstm._persistence.encode", lambda *a, **k: pytest.fail("encoded"))
+    with pytest.raises(FileNotFoundError, match="no folder .*missing.*os.makedirs"):
+        sklstm.save(clf, tmp_path / "missing" / "clf.safetensors")
+    with pytest.raises(IsADirectoryError, match="is a folder; pass the path of a file"):
+        sklstm.save(clf, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_save_accepts_optimizer_classes_and_random_states(tmp_path):
     import torch
 
