@@ -1,5 +1,6 @@
 """Many-to-one sequence classification."""
 
+import math
 from numbers import Real
 
 import torch
@@ -211,7 +212,12 @@ class SequenceClassifier(
         self.label_smoothing = label_smoothing
 
     def _stratify_validation(self, y):
-        return torch.bincount(y).min() >= 2
+        """Stratify the held-out share where every class can be in both parts
+        (as ``StratifiedShuffleSplit`` needs); a random share elsewhere."""
+        counts = torch.bincount(y)
+        counts = counts[counts > 0]
+        n_valid = math.ceil(self.validation_fraction * len(y))
+        return bool(counts.min() >= 2) and len(counts) <= min(n_valid, len(y) - n_valid)
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -69,7 +69,8 @@ early_stopping : bool, default=False
     restore the weights of the best epoch.
 validation_fraction : float, default=0.1
     Fraction of the training data held out with ``early_stopping``
-    (stratified when every class has at least two sequences).
+    (stratified when every class has at least two sequences and both
+    parts can hold every class; a random share otherwise).
 n_iter_no_change : int, default=10
     Patience of early stopping, in epochs.
 callbacks : list of skorch callbacks or None, default=None

@@ -194,6 +194,24 @@ def test_early_stopping_restores_best_weights(ragged):
         torch.testing.assert_close(value, recorder.weights_[best][name])
 
 
+@pytest.mark.parametrize("n_series, n_classes", [(4, 2), (12, 3), (30, 10)])
+def test_early_stopping_on_few_series_holds_out_a_random_share(n_series, n_classes):
+    # fewer held-out series than classes cannot be stratified
+    # (StratifiedShuffleSplit refuses); a random share is held out instead
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_series, 6, 1)).astype(np.float32)
+    y = np.arange(n_series) % n_classes
+    clf = SequenceClassifier(
+        num_hidden=4, max_epochs=2, n_networks=1, early_stopping=True, random_state=0
+    ).fit(X, y)
+    assert clf.predict(X).shape == (n_series,)
+    assert len(clf.history_) == 2 and "valid_loss" in clf.history_.columns
+    assert not clf._stratify_validation(torch.as_tensor(y))
+    assert clf.set_params(validation_fraction=0.5)._stratify_validation(
+        torch.as_tensor(np.arange(40) % 4)
+    )
+
+
 def test_class_weight(bits):
     X, y = bits
     clf = SequenceClassifier(class_weight="balanced", **FAST).fit(X, y)
