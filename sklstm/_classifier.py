@@ -268,6 +268,36 @@ class SequenceClassifier(
         """
         return self._predict_batches(X, lambda out: torch.softmax(out, dim=-1))
 
+    def predict_log_proba(self, X):
+        """Logarithms of the class probabilities of each sequence.
+
+        Computed from the network's outputs (``log_softmax``), not as the
+        logarithm of :meth:`predict_proba`: a class whose probability
+        rounds to 0 keeps a finite log-probability.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, in the layout used for ``fit``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklstm import SequenceClassifier
+        >>> X = np.random.RandomState(0).rand(20, 6, 1)
+        >>> y = (X.sum(axis=(1, 2)) > 3).astype(int)
+        >>> clf = SequenceClassifier(max_epochs=2, n_networks=1, random_state=0).fit(X, y)
+        >>> log_proba = clf.predict_log_proba(X)
+        >>> log_proba.shape, bool(np.allclose(np.exp(log_proba), clf.predict_proba(X)))
+        ((20, 2), True)
+        """
+        return self._predict_batches(X, lambda out: torch.log_softmax(out, dim=-1))
+
     def predict(self, X):
         """Most likely class of each sequence.
 

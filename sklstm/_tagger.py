@@ -313,6 +313,24 @@ class SequenceTagger(
         """
         return self._per_step_output(X, lambda out: torch.softmax(out, dim=-1))
 
+    def predict_log_proba(self, X):
+        """Logarithms of the class probabilities at every step (from the
+        network's outputs, ``log_softmax``: finite where a probability
+        rounds to 0).
+
+        Parameters
+        ----------
+        X : array-like, list of arrays, or text
+            Sequences, in the layout used for ``fit``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_timesteps, n_classes) or list
+            For sequences of different lengths, a list of arrays
+            ``(T_i, n_classes)``.
+        """
+        return self._per_step_output(X, lambda out: torch.log_softmax(out, dim=-1))
+
     def predict(self, X):
         """Most likely label at every step.
 

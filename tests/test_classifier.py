@@ -212,6 +212,33 @@ def test_early_stopping_on_few_series_holds_out_a_random_share(n_series, n_class
     )
 
 
+@pytest.mark.parametrize("n_networks", [1, 3])
+def test_log_proba_matches_proba_and_stays_finite(n_networks):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 8, 1)).astype(np.float32)
+    y = np.where(X[:, :, 0].mean(axis=1) > 0, "up", "down")
+    clf = SequenceClassifier(
+        num_hidden=8, max_epochs=30, lr=0.05, n_networks=n_networks, random_state=0
+    ).fit(X, y)
+    log_proba, proba = clf.predict_log_proba(X), clf.predict_proba(X)
+    assert log_proba.shape == (40, 2) and log_proba.dtype == proba.dtype
+    np.testing.assert_allclose(np.exp(log_proba), proba, rtol=1e-6, atol=1e-12)
+    np.testing.assert_array_equal(clf.classes_[log_proba.argmax(axis=1)], clf.predict(X))
+
+
+def test_log_proba_stays_finite_where_probabilities_round_to_zero():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 8, 1)).astype(np.float32)
+    clf = SequenceClassifier(num_hidden=8, max_epochs=3, n_networks=1, random_state=0)
+    clf.fit(X, X[:, :, 0].mean(axis=1) > 0)
+    with torch.no_grad():  # logits thousands apart
+        clf.net_.module_.head.weight.mul_(1e5)
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    assert (proba == 0).any()  # np.log(proba) would be -inf there
+    assert np.isfinite(log_proba).all() and log_proba.min() < -1000
+    np.testing.assert_array_equal(log_proba.argmax(axis=1), proba.argmax(axis=1))
+
+
 def test_class_weight(bits):
     X, y = bits
     clf = SequenceClassifier(class_weight="balanced", **FAST).fit(X, y)

@@ -20,6 +20,18 @@ def test_learns_running_parity():
     np.testing.assert_allclose(proba.sum(axis=-1), 1, rtol=1e-5)
 
 
+def test_log_proba_per_step_ragged():
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 1)) for n in (3, 7, 5, 2) * 5]
+    y = [(x[:, 0] > 0).astype(int) for x in X]
+    tagger = SequenceTagger(**FAST).fit(X, y)
+    log_proba, proba = tagger.predict_log_proba(X), tagger.predict_proba(X)
+    assert [a.shape for a in log_proba] == [(len(x), 2) for x in X]
+    for a, b in zip(log_proba, proba):
+        assert np.isfinite(a).all()
+        np.testing.assert_allclose(np.exp(a), b, rtol=1e-6, atol=1e-12)
+
+
 def test_echo_with_bptt_and_carried_state():
     X, y = make_echo(n_steps=20_000, echo_step=3, random_state=0)
     tagger = SequenceTagger(
