@@ -57,9 +57,11 @@ def test_the_path_is_the_ridge_of_the_resampled_inputs():
     assert reg.summary_points_ == 8
     # the same ridge, fitted here on the standardised, resampled inputs
     scaled = (X - X.mean()) / X.std()
-    Z = np.stack([np.interp(np.linspace(0, 39, 8), np.arange(40), x) for x in scaled])
+    # 40 steps to 8 points: the means of 5 steps each (not interpolated)
+    Z = scaled.reshape(60, 8, 5).mean(axis=2)
     ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(Z, (y - y.mean()) / y.std())
     path = reg.net_.module_.summary
+    assert path.resampling == "mean"  # the network's path computes the same means
     np.testing.assert_allclose(path.weight.numpy()[0], ridge.coef_, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(path.bias.numpy()[0], ridge.intercept_, atol=1e-4)
 
@@ -154,3 +156,53 @@ def test_a_path_over_every_step_reads_the_values_as_they_are(n_steps):
     assert torch.equal(resample(X, None, n_steps), X)
     lengths = torch.tensor([n_steps, n_steps // 2, 1])
     assert torch.equal(resample(X, lengths, n_steps)[0], X[0])
+
+
+def _bin_means(x, n_points):
+    edges = np.arange(n_points + 1) * len(x) // n_points
+    return np.stack([x[a:b].mean(axis=0) for a, b in zip(edges[:-1], edges[1:])])
+
+
+def test_a_longer_sequence_gives_the_means_of_its_share_of_the_steps():
+    # each step counts once: the mean of steps i*T//n to (i+1)*T//n for
+    # point i; sequences of at most n_points steps are interpolated as before
+    rng = np.random.RandomState(0)
+    lengths = [40, 23, 9, 8, 5]
+    X = np.full((5, 40, 2), np.nan, dtype=np.float32)  # padding is never read
+    for i, n in enumerate(lengths):
+        X[i, :n] = rng.normal(size=(n, 2))
+    Z = resample(torch.tensor(X), torch.tensor(lengths), 8, mode="mean").numpy()
+    assert Z.shape == (5, 8, 2) and np.isfinite(Z).all()
+    for z, x, n in zip(Z[:3], X, lengths):
+        np.testing.assert_allclose(z, _bin_means(x[:n], 8), rtol=1e-6)
+    interpolated = resample(torch.tensor(X), torch.tensor(lengths), 8).numpy()
+    np.testing.assert_array_equal(Z[3:], interpolated[3:])
+    np.testing.assert_array_equal(Z[3], X[3, :8])  # every step, as it is
+    # alone and padded, to the bit
+    for i, n in enumerate(lengths):
+        alone = resample(torch.tensor(X[i : i + 1, :n]), None, 8, mode="mean")
+        assert torch.equal(alone[0], torch.tensor(Z[i]))
+    with pytest.raises(ValueError, match="resampling must be one of"):
+        SummaryPath(1, 4, 1, resampling="nearest")
+
+
+def test_files_from_before_the_means_load_as_they_were(tmp_path):
+    # the path of a file written before the means interpolates, as it did
+    from test_persistence import _read_raw, _write_raw
+
+    X, y = make_band_spectra(n_samples=60, n_steps=40, random_state=0)
+    reg = SequenceRegressor(**FAST, summary_points=8).fit(X, y)
+    path = tmp_path / "old.safetensors"
+    save(reg, path)
+    doc, tensors = _read_raw(path)
+    del doc["estimator"]["net"]["module_params"]["__dict__"]["summary_resampling"]
+    _write_raw(path, doc, tensors)
+    old = load(path)
+    assert old.net_.module_.summary.resampling == "interpolate"
+    reg.net_.module_.summary.resampling = "interpolate"  # what the old version computed
+    np.testing.assert_array_equal(old.predict(X), reg.predict(X))
+    # a file written now keeps the means
+    reg.net_.module_.summary.resampling = "mean"
+    save(reg, path)
+    assert load(path).net_.module_.summary.resampling == "mean"
+    np.testing.assert_array_equal(load(path).predict(X), reg.predict(X))

@@ -170,34 +170,64 @@ class TwoLevelSoftmaxHead(LinearHead):
         return -log_lik / max(len(target), 1)
 
 
-def resample(X, lengths, n_points):
+RESAMPLING = ("mean", "interpolate")
+
+
+def resample(X, lengths, n_points, mode="interpolate"):
     """``(batch, n_points, features)``: each sequence of ``X`` at
     ``n_points`` evenly spaced positions from its first real step to its
-    last (linear interpolation); padding is never read. With as many points
-    as a sequence has steps, its values as they are.
+    last; padding is never read.
+
+    A sequence of at most ``n_points`` steps is interpolated linearly (with
+    as many points as steps, its values as they are). A longer one, with
+    ``mode="mean"``, gives the mean of each point's share of its steps (the
+    steps ``i * T // n_points`` to ``(i + 1) * T // n_points`` for point
+    ``i`` of ``n_points``, ``T`` real steps): every step counts once, and a
+    frequency above the points' rate cannot alias. ``mode="interpolate"``
+    interpolates these too (sklstm's files before the means read so).
 
     >>> import torch
-    >>> X = torch.tensor([[[0.0], [1.0], [2.0], [3.0], [4.0]],
-    ...                   [[0.0], [2.0], [4.0], [9.0], [9.0]]])
-    >>> resample(X, torch.tensor([5, 3]), 3)[..., 0]
-    tensor([[0., 2., 4.],
-            [0., 2., 4.]])
+    >>> X = torch.tensor([[[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]],
+    ...                   [[0.0], [2.0], [4.0], [9.0], [9.0], [9.0]]])
+    >>> resample(X, torch.tensor([6, 3]), 3)[..., 0]  # interpolates
+    tensor([[0.0000, 2.5000, 5.0000],
+            [0.0000, 2.0000, 4.0000]])
+    >>> resample(X, torch.tensor([6, 3]), 3, mode="mean")[..., 0]  # pairs of steps
+    tensor([[0.5000, 2.5000, 4.5000],
+            [0.0000, 2.0000, 4.0000]])
     """
+    if mode not in RESAMPLING:
+        raise ValueError(f"mode must be one of {RESAMPLING}, got {mode!r}.")
     batch, n_steps = X.shape[:2]
-    last = (torch.full((batch,), n_steps - 1, device=X.device) if lengths is None
-            else lengths.to(X.device) - 1).to(X.dtype)
+    length = (torch.full((batch,), n_steps, device=X.device) if lengths is None
+              else lengths.to(X.device).long())
+    last = (length - 1).to(X.dtype)
     # i * last / (n_points - 1): whole steps exactly where the points fall on
     # them (every step, when n_points is the length)
     index = torch.arange(n_points, device=X.device, dtype=X.dtype)
     position = index[None] * last[:, None] / max(n_points - 1, 1)
     left = position.floor().long()
-    right = torch.minimum(left + 1, last.long()[:, None])
+    right = torch.minimum(left + 1, length[:, None] - 1)
     weight = (position - left.to(X.dtype))[..., None]
 
-    def at(index):
-        return X.gather(1, index[..., None].expand(-1, -1, X.shape[2]))
+    def at(index, values=X):
+        return values.gather(1, index[..., None].expand(-1, -1, values.shape[2]))
 
-    return at(left) * (1 - weight) + at(right) * weight
+    points = at(left) * (1 - weight) + at(right) * weight
+    if mode == "interpolate":
+        return points
+    # the means of whole-step bins, from prefix sums in float64 (a sum that
+    # rounds the same whatever follows it: padding cannot change a mean);
+    # the sums never reach past a sequence's last real step. Computed for
+    # every batch, not only for one longer than n_points: an ONNX export
+    # traces one batch, and its graph must hold both
+    sums = torch.cat([X.new_zeros(batch, 1, X.shape[2], dtype=torch.float64),
+                      X.double().cumsum(1)], dim=1)
+    edge = torch.arange(n_points + 1, device=X.device)[None] * length[:, None] // n_points
+    means = (at(edge[:, 1:], sums) - at(edge[:, :-1], sums)) / (
+        edge[:, 1:] - edge[:, :-1]).clamp(min=1)[..., None]
+    longer = (length > n_points)[:, None, None]
+    return torch.where(longer, means.to(X.dtype), points)
 
 
 class SummaryPath(nn.Module):
@@ -225,6 +255,11 @@ class SummaryPath(nn.Module):
     exact_eval : bool, default=True
         In evaluation mode, compute in float64 and round once (see
         :class:`LinearHead`).
+    resampling : {"interpolate", "mean"}, default="interpolate"
+        How a sequence longer than ``n_points`` is summarised (see
+        :func:`resample`): linear interpolation, or the mean of each
+        point's share of the steps (the estimators' choice since
+        2026-12-03; their files from before interpolate).
 
     Examples
     --------
@@ -236,11 +271,14 @@ class SummaryPath(nn.Module):
     """
 
     def __init__(self, n_features, n_points, n_outputs, weight=None, bias=None,
-                 exact_eval=True):
+                 exact_eval=True, resampling="interpolate"):
         super().__init__()
         if n_points < 2:
             raise ValueError(f"n_points must be at least 2, got {n_points}.")
+        if resampling not in RESAMPLING:
+            raise ValueError(f"resampling must be one of {RESAMPLING}, got {resampling!r}.")
         self.n_points = n_points
+        self.resampling = resampling
         self.exact_eval = exact_eval
         size = n_features * n_points
         weight = torch.zeros(n_outputs, size) if weight is None else torch.as_tensor(
@@ -251,7 +289,7 @@ class SummaryPath(nn.Module):
         self.register_buffer("bias", bias)
 
     def forward(self, X, lengths=None):
-        features = resample(X, lengths, self.n_points).flatten(1)
+        features = resample(X, lengths, self.n_points, self.resampling).flatten(1)
         if self.training or not self.exact_eval:
             return F.linear(features, self.weight.to(features.dtype), self.bias.to(features.dtype))
         return exact_linear(features, self.weight, self.bias)

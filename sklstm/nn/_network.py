@@ -139,6 +139,9 @@ class RecurrentNetwork(nn.Module):
         sequence a value sits, which pooling throws away.
     summary_weight, summary_bias : array-like or None, default=None
         The path's weights (see :class:`SummaryPath`); None: zeros.
+    summary_resampling : {"interpolate", "mean"}, default="interpolate"
+        How the path summarises a sequence longer than ``summary_points``
+        (see :func:`resample`); the estimators fit with ``"mean"``.
     crop_fraction : float, default=1.0
         Below 1, training reads random windows of at least this fraction of
         each sequence (:class:`RandomCrop`, window slicing), a new window at
@@ -250,6 +253,7 @@ class RecurrentNetwork(nn.Module):
         summary_points=0,
         summary_weight=None,
         summary_bias=None,
+        summary_resampling="interpolate",
     ):
         super().__init__()
         _check_options(cell, vocab_size, embedding_dropout, input_differences,
@@ -315,7 +319,7 @@ class RecurrentNetwork(nn.Module):
         if summary_points:
             self.summary = SummaryPath(
                 self.inputs.n_outputs, summary_points, n_outputs, summary_weight,
-                summary_bias, batch_invariant_eval,
+                summary_bias, batch_invariant_eval, summary_resampling,
             )
         self.register_load_state_dict_pre_hook(_rename_keys_of_old_files)
 
