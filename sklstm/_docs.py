@@ -243,15 +243,19 @@ auto_search_ : dict or None
 FIT_PLAN_ATTRIBUTE = """\
 fit_plan_ : dict
     How much this fit trained, within the fit budget: ``epochs``,
-    ``n_networks``, ``search`` (whether the inner search ran), ``work``
-    (its estimated work) and ``budget``. The budget bounds the estimated
+    ``n_networks``, ``search`` (whether the inner search ran),
+    ``search_epochs`` (the epochs of each of its fits), ``work`` (its
+    estimated work) and ``budget``. The budget bounds the estimated
     work of a fit whose parameters are ``"auto"`` (the search, every
     network, all epochs): ``45e6`` units, one unit a padded input step
     through the convolutions or a quarter of one through the default
     recurrent layers, under a minute on a 2-core CPU. The classifier's
     ensemble comes first and the search runs where it fits beside it; the
     regressor's search comes first and the ensemble has what is left (at
-    least one network). Parameters set to numbers are trained as set,
+    least one network); where the search would not fit beside one network
+    (long or many series), its fits train fewer epochs (as many as half
+    the budget holds, at least 10) in proportionally smaller batches, and
+    the network the rest. Parameters set to numbers are trained as set,
     whatever the budget.
 """
 

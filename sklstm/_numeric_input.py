@@ -274,8 +274,14 @@ class _NumericInputMixin:
                          "summary_points", "per_sequence_features")
             if hasattr(self, name)
         }
+        # fewer epochs where a long set's search would not fit otherwise
+        # (search_first, max_epochs="auto"), in smaller batches: as many
+        # steps as a network of AUTO_EPOCHS epochs takes
+        epochs = self.fit_plan_.get("search_epochs") or self._n_epochs()
+        full = self._n_epochs() if epochs == self._n_epochs() else _auto.AUTO_EPOCHS
         single = clone(self).set_params(
-            **learned, n_networks=1, max_epochs=self._n_epochs(), callbacks=None, verbose=0,
+            **learned, n_networks=1, max_epochs=epochs, callbacks=None, verbose=0,
+            batch_size=_auto.search_batch_size(self.batch_size, epochs, full),
             checkpoint_dir=None,
             warm_start=False, accelerator=None,
         )

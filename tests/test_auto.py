@@ -102,7 +102,7 @@ def test_the_fit_plan_stays_within_the_budget():
             assert plan["work"] == search + plan["n_networks"] * one
     # small data: everything; the ensemble first, then the search if it fits
     plan = _auto.fit_plan("auto", "auto", 2, 1_000, n_series=100)
-    assert plan == {"epochs": 80, "n_networks": 5, "search": True,
+    assert plan == {"epochs": 80, "n_networks": 5, "search": True, "search_epochs": 80,
                     "work": 2 * 2 * 80_000 + 5 * 80_000, "budget": budget}
     plan = _auto.fit_plan("auto", "auto", 2, budget // 80 // 7, n_series=100)
     assert not plan["search"] and plan["n_networks"] == 5  # 7 of room, 9 needed
@@ -116,6 +116,9 @@ def test_the_fit_plan_stays_within_the_budget():
             plain = _auto.fit_plan("auto", "auto", candidates, work, n_series=100)
             assert first["work"] <= budget
             assert first["search"] >= plain["search"]
+            assert plain["search_epochs"] in (0, plain["epochs"])  # never shortened
+            searched = candidates * (_auto.SEARCH_FOLDS - 1) * first["search_epochs"] * work
+            assert first["work"] == searched + first["n_networks"] * first["epochs"] * work
             if plain["search"]:
                 assert first == plain  # room for both: nothing changes
     plan = _auto.fit_plan("auto", "auto", 4, budget // 80 // 9, n_series=100,
@@ -124,12 +127,21 @@ def test_the_fit_plan_stays_within_the_budget():
     plan = _auto.fit_plan("auto", 3, 4, budget // 80 // 9, n_series=100,
                           search_first=True)
     assert not plan["search"] and plan["n_networks"] == 3  # a number is kept
-    # where even one network does not fit beside the search, no search and
-    # the ensemble as the classifier's
-    plan = _auto.fit_plan("auto", "auto", 4, budget // 80 // 4, n_series=100,
-                          search_first=True)
-    assert plan == _auto.fit_plan("auto", "auto", 4, budget // 80 // 4, n_series=100)
-    assert not plan["search"] and plan["n_networks"] == 4
+    # where not one network fits beside the search, the search's fits train
+    # fewer epochs (half the budget), the networks have the rest
+    work = budget // 80 // 4
+    plan = _auto.fit_plan("auto", "auto", 4, work, n_series=100, search_first=True)
+    assert plan["search"] and plan["epochs"] == 80 and plan["n_networks"] == 2
+    assert plan["search_epochs"] == budget // 2 // (4 * 2 * work) == 20
+    # a set so large that even 10 epochs of the search leave the network
+    # fewer than 10: no search, the classifier's plan
+    work = budget // 12
+    plan = _auto.fit_plan("auto", "auto", 4, work, n_series=100, search_first=True)
+    assert plan == _auto.fit_plan("auto", "auto", 4, work, n_series=100)
+    assert not plan["search"] and plan["search_epochs"] == 0 and plan["epochs"] == 12
+    # epochs set to a number: the search trains them too, or does not run
+    plan = _auto.fit_plan(80, "auto", 4, budget // 80 // 4, n_series=100, search_first=True)
+    assert not plan["search"]
     # numbers are kept as set, even over the budget
     plan = _auto.fit_plan(200, 7, 0, budget, n_series=100)
     assert (plan["epochs"], plan["n_networks"]) == (200, 7) and plan["work"] > budget
@@ -300,3 +312,33 @@ def test_fit_plan_counts_the_networks_trained_where_no_search_runs():
     assert reg.fit_plan_["work"] == _auto.epoch_work(
         5, 40, n_features=8, n_conv_layers=1, num_hidden=4
     )
+
+
+def test_shortened_search_fits_train_fewer_epochs_in_smaller_batches(monkeypatch):
+    # a plan whose search's fits train 10 epochs and its network 20 (a long
+    # set's, as fit_plan makes it for the regressor): the fits take batches
+    # of 64 * 10 / 80 = 8, about the steps of a network of 80 epochs
+    from sklstm import _numeric_input
+    from sklstm.datasets import make_band_spectra
+
+    X, y = make_band_spectra(n_samples=60, n_steps=40, random_state=0)
+    plan = {"epochs": 20, "n_networks": 1, "search": True, "search_epochs": 10,
+            "work": 1, "budget": _auto.FIT_BUDGET}
+    real_plan = _auto.fit_plan
+    monkeypatch.setattr(  # the search's own fits (10 epochs, set) plan as usual
+        _auto, "fit_plan",
+        lambda max_epochs, *a, **k: dict(plan) if max_epochs == "auto"
+        else real_plan(max_epochs, *a, **k),
+    )
+    seen = []
+    real = _numeric_input.inner_search
+
+    def spy(estimator, grid, *args, **kwargs):
+        seen.append(estimator.get_params())
+        return real(estimator, grid, *args, **kwargs)
+
+    monkeypatch.setattr(_numeric_input, "inner_search", spy)
+    reg = SequenceRegressor(num_hidden=4, random_state=0).fit(X, y)
+    assert [(p["max_epochs"], p["batch_size"]) for p in seen] == [(10, 8)]
+    assert len(reg.history_) == 20 and reg.fit_plan_["search_epochs"] == 10
+    assert _auto.search_batch_size(64, 20, 20) == 64
