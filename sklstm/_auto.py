@@ -94,9 +94,9 @@ MIN_EPOCHS = 10
 # search_first (the regressor): where the search at the networks' epochs
 # does not fit in the budget beside one network, its fits train fewer
 # epochs, as many as this share of the budget holds but at least
-# MIN_EPOCHS, in proportionally smaller batches (search_batch_size: as many
-# optimizer steps as the network's), and the network the rest (at least
-# MIN_EPOCHS). Without it a long or large set never searched and never had
+# MIN_EPOCHS, in proportionally smaller batches (search_batch_size: about
+# the optimizer steps of a network of AUTO_EPOCHS epochs), and the network
+# the rest (at least MIN_EPOCHS). Without it a long or large set never searched and never had
 # the summary path: 200 noisy band spectra of 2,000 steps, RMSE 7.2 and 6.9
 # without the path, 4.2 and 0.41 with it (RidgeCV on the raw values 4.1
 # and 0.45)
@@ -379,11 +379,12 @@ def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=Fa
 
 def search_batch_size(batch_size, search_epochs, epochs):
     """The batch size of the search's fits: smaller where they train fewer
-    epochs than the networks, so that they take about as many optimizer
-    steps. Ten epochs in batches of 64 are 40 steps on 200 series, too few
-    for a network to learn where a bump sits (R^2 -0.06 against 0.998 in
-    batches of 8, 133 series of 2,000 steps): a search judging such fits
-    chose a summary path that left the final network 16 times the error.
+    epochs than ``epochs`` (the caller's: ``AUTO_EPOCHS``), so that they
+    take about as many optimizer steps. Ten epochs in batches of 64 are 30
+    steps on a fold of 133 series, too few for a network to learn where a
+    bump sits (R^2 -0.06 against 0.998 in batches of 8, 133 series of 2,000
+    steps): a search judging such fits chose a summary path that left the
+    final network 16 times the error.
 
     >>> search_batch_size(64, 80, 80), search_batch_size(64, 10, 80), search_batch_size(4, 10, 80)
     (64, 8, 2)
