@@ -95,8 +95,8 @@ MIN_EPOCHS = 10
 # does not fit in the budget beside one network, its fits train fewer
 # epochs, as many as this share of the budget holds but at least
 # MIN_EPOCHS, in proportionally smaller batches (search_batch_size: about
-# the optimizer steps of a network of AUTO_EPOCHS epochs), and the network
-# the rest (at least MIN_EPOCHS). Without it a long or large set never searched and never had
+# the optimizer steps of a network of AUTO_EPOCHS epochs, up to
+# SEARCH_STEPS), and the network the rest (at least MIN_EPOCHS). Without it a long or large set never searched and never had
 # the summary path: 200 noisy band spectra of 2,000 steps, RMSE 7.2 and 6.9
 # without the path, 4.2 and 0.41 with it (RidgeCV on the raw values 4.1
 # and 0.45)
@@ -377,21 +377,37 @@ def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=Fa
     }
 
 
-def search_batch_size(batch_size, search_epochs, epochs):
-    """The batch size of the search's fits: smaller where they train fewer
-    epochs than ``epochs`` (the caller's: ``AUTO_EPOCHS``), so that they
-    take about as many optimizer steps. Ten epochs in batches of 64 are 30
-    steps on a fold of 133 series, too few for a network to learn where a
-    bump sits (R^2 -0.06 against 0.998 in batches of 8, 133 series of 2,000
-    steps): a search judging such fits chose a summary path that left the
-    final network 16 times the error.
+# the search's shortened fits take smaller batches only until they make
+# this many optimizer steps: those of an 80-epoch network on 200 series in
+# batches of 64 (the pool's regression sets, whose searches decided well).
+# Beyond it steps are plenty, and smaller batches only add each step's
+# overhead: bit counting's 10,000 strings of 20 steps in batches of 8 made
+# its default fit take 103 s instead of 21 s
+SEARCH_STEPS = 320
 
-    >>> search_batch_size(64, 80, 80), search_batch_size(64, 10, 80), search_batch_size(4, 10, 80)
-    (64, 8, 2)
+
+def search_batch_size(batch_size, search_epochs, epochs, n_series):
+    """The batch size of the search's fits on ``n_series`` sequences:
+    smaller where they train fewer epochs than ``epochs`` (the caller's:
+    ``AUTO_EPOCHS``), in proportion, so that they take about as many
+    optimizer steps, but no smaller than makes ``SEARCH_STEPS`` steps. Ten
+    epochs in batches of 64 are 30 steps on a fold of 133 series, too few
+    for a network to learn where a bump sits (R^2 -0.06 against 0.998 in
+    batches of 8, 133 series of 2,000 steps): a search judging such fits
+    chose a summary path that left the final network 16 times the error.
+
+    >>> search_batch_size(64, 80, 80, 133), search_batch_size(64, 10, 80, 133)
+    (64, 8)
+    >>> search_batch_size(64, 10, 80, 6667)  # 1,050 steps in batches of 64
+    64
+    >>> search_batch_size(4, 10, 80, 133)  # never larger than batch_size
+    4
     """
     if search_epochs >= epochs:
         return batch_size
-    return max(2, round(batch_size * search_epochs / epochs))
+    proportional = round(batch_size * search_epochs / epochs)
+    enough = -(-n_series * search_epochs // SEARCH_STEPS)  # SEARCH_STEPS steps
+    return int(min(batch_size, max(2, proportional, enough)))
 
 
 # crop_fraction="auto": training reads random windows of at least

@@ -275,13 +275,16 @@ class _NumericInputMixin:
             if hasattr(self, name)
         }
         # fewer epochs where a long set's search would not fit otherwise
-        # (search_first, max_epochs="auto"), in smaller batches: as many
-        # steps as a network of AUTO_EPOCHS epochs takes
+        # (search_first, max_epochs="auto"), in smaller batches: about the
+        # steps of a network of AUTO_EPOCHS epochs, at most SEARCH_STEPS
         epochs = self.fit_plan_.get("search_epochs") or self._n_epochs()
         full = self._n_epochs() if epochs == self._n_epochs() else _auto.AUTO_EPOCHS
         single = clone(self).set_params(
             **learned, n_networks=1, max_epochs=epochs, callbacks=None, verbose=0,
-            batch_size=_auto.search_batch_size(self.batch_size, epochs, full),
+            batch_size=_auto.search_batch_size(
+                self.batch_size, epochs, full,
+                len(y) * (_auto.SEARCH_FOLDS - 1) // _auto.SEARCH_FOLDS,
+            ),
             checkpoint_dir=None,
             warm_start=False, accelerator=None,
         )

@@ -341,4 +341,4 @@ def test_shortened_search_fits_train_fewer_epochs_in_smaller_batches(monkeypatch
     reg = SequenceRegressor(num_hidden=4, random_state=0).fit(X, y)
     assert [(p["max_epochs"], p["batch_size"]) for p in seen] == [(10, 8)]
     assert len(reg.history_) == 20 and reg.fit_plan_["search_epochs"] == 10
-    assert _auto.search_batch_size(64, 20, 20) == 64
+    assert _auto.search_batch_size(64, 20, 20, 40) == 64
