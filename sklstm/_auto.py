@@ -93,14 +93,19 @@ RAGGED_STEP_COST = 1.4
 MIN_EPOCHS = 10
 # search_first (the regressor): where the search at the networks' epochs
 # does not fit in the budget beside one network, its fits train fewer
-# epochs, as many as this share of the budget holds but at least
+# epochs, as many as SEARCH_SHARE of the budget holds but at least
 # MIN_EPOCHS, in proportionally smaller batches (search_batch_size: about
 # the optimizer steps of a network of AUTO_EPOCHS epochs, up to
-# SEARCH_STEPS), and the network the rest (at least MIN_EPOCHS). Without it a long or large set never searched and never had
-# the summary path: 200 noisy band spectra of 2,000 steps, RMSE 7.2 and 6.9
-# without the path, 4.2 and 0.41 with it (RidgeCV on the raw values 4.1
-# and 0.45)
+# SEARCH_STEPS), and the network the rest, where that is at least
+# MIN_NETWORK_EPOCHS. Without it a long or large set never searched and
+# never had the summary path: 200 noisy band spectra of 2,000 steps, RMSE
+# 7.2 and 6.9 without the path, 4.2 and 0.41 with it (RidgeCV on the raw
+# values 4.1 and 0.45). The long sets measured kept 39 to 47 epochs and
+# gained; a larger set would train its network too little to pay for it
+# (bench_budget's regression-long, 500 series of 1,000 steps, would have
+# kept 11 of its 69; it keeps them, without the search)
 SEARCH_SHARE = 0.5
+MIN_NETWORK_EPOCHS = 30
 
 
 def is_auto(value):
@@ -311,8 +316,9 @@ def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=Fa
         search scored 0.930 and the search with the one network left beside
         it 0.901. With ``search_first`` and ``max_epochs="auto"``, a search
         that does not fit beside one network trains fewer epochs (as many
-        as ``SEARCH_SHARE`` of the budget holds) and the network the rest,
-        each at least ``MIN_EPOCHS``.
+        as ``SEARCH_SHARE`` of the budget holds, at least ``MIN_EPOCHS``)
+        and the network the rest, where that is at least
+        ``MIN_NETWORK_EPOCHS``.
 
     Examples
     --------
@@ -338,6 +344,8 @@ def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=Fa
     >>> plan = fit_plan("auto", "auto", 3, 450_000, n_series=200, search_first=True)
     >>> plan["search"], plan["search_epochs"], plan["epochs"], plan["n_networks"]
     (True, 10, 40, 1)
+    >>> fit_plan("auto", "auto", 3, 650_000, n_series=500, search_first=True)["search"]
+    False
     """
     epochs = max_epochs
     if is_auto(max_epochs):
@@ -356,7 +364,7 @@ def fit_plan(max_epochs, n_networks, n_candidates, work, *, n_series, partial=Fa
         # shorter fits for the search, the rest for the network
         short = max(MIN_EPOCHS, int(SEARCH_SHARE * FIT_BUDGET // max(search_epoch, 1)))
         rest = (FIT_BUDGET - short * search_epoch) // max(work, 1)
-        if min(short, rest) >= MIN_EPOCHS:
+        if rest >= MIN_NETWORK_EPOCHS:
             search_epochs, epochs = int(min(short, epochs)), int(min(epochs, rest))
             one_network = epochs * work
     search_work = search_epochs * search_epoch

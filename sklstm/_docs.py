@@ -255,7 +255,7 @@ fit_plan_ : dict
     least one network); where the search would not fit beside one network
     (long or many series), its fits train fewer epochs (as many as half
     the budget holds, at least 10) in proportionally smaller batches, and
-    the network the rest. Parameters set to numbers are trained as set,
+    the network the rest, if that is at least 30 epochs. Parameters set to numbers are trained as set,
     whatever the budget.
 """
 

@@ -133,8 +133,12 @@ def test_the_fit_plan_stays_within_the_budget():
     plan = _auto.fit_plan("auto", "auto", 4, work, n_series=100, search_first=True)
     assert plan["search"] and plan["epochs"] == 80 and plan["n_networks"] == 2
     assert plan["search_epochs"] == budget // 2 // (4 * 2 * work) == 20
-    # a set so large that even 10 epochs of the search leave the network
-    # fewer than 10: no search, the classifier's plan
+    # a set so large that 10 epochs of the search would leave the network
+    # fewer than MIN_NETWORK_EPOCHS: no search, the classifier's plan
+    work = budget // 60
+    plan = _auto.fit_plan("auto", "auto", 3, work, n_series=500, search_first=True)
+    assert plan == _auto.fit_plan("auto", "auto", 3, work, n_series=500)
+    assert not plan["search"] and plan["epochs"] == 60
     work = budget // 12
     plan = _auto.fit_plan("auto", "auto", 4, work, n_series=100, search_first=True)
     assert plan == _auto.fit_plan("auto", "auto", 4, work, n_series=100)
