@@ -451,6 +451,10 @@ def describe_plan(plan, crop_fraction=None):
     >>> print(describe_plan(plan, crop_fraction=0.7))
     80 epochs, 5 networks, inner search: yes, training windows: at least 0.7 of
     each series; estimated work 14.4 M units of the 45.0 M budget
+    >>> print(describe_plan(fit_plan("auto", "auto", 3, 450_000, n_series=200,
+    ...                              search_first=True)))
+    40 epochs, 1 network, inner search: yes (10 epochs a fit); estimated work 45.0 M
+    units of the 45.0 M budget
     """
     parts = [
         f"{plan['epochs']} epochs",
