@@ -461,7 +461,7 @@ def describe_plan(plan, crop_fraction=None):
         f"{plan['n_networks']} network{'s' if plan['n_networks'] > 1 else ''}",
         f"inner search: {'yes' if plan['search'] else 'no'}",
     ]
-    if plan["search"] and plan.get("search_epochs", plan["epochs"]) != plan["epochs"]:
+    if plan["search"] and plan["search_epochs"] != plan["epochs"]:
         parts[-1] += f" ({plan['search_epochs']} epochs a fit)"
     if crop_fraction is not None:
         parts.append(

@@ -44,7 +44,7 @@ def write_atomically(path, write):
     >>> open(path).read(), os.listdir(os.path.dirname(path))
     ('done', ['note.txt'])
     """
-    path = check_writable_path(path)
+    path = os.fspath(path)  # its callers check it first (check_writable_path)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         write(tmp)

@@ -274,17 +274,16 @@ class _NumericInputMixin:
                          "summary_points", "per_sequence_features")
             if hasattr(self, name)
         }
-        # fewer epochs where a long set's search would not fit otherwise
-        # (search_first, max_epochs="auto"), in smaller batches: about the
+        # the networks' epochs, or fewer where a long set's search would not
+        # fit otherwise (search_first), then in smaller batches: about the
         # steps of a network of AUTO_EPOCHS epochs, at most SEARCH_STEPS
-        epochs = self.fit_plan_.get("search_epochs") or self._n_epochs()
-        full = self._n_epochs() if epochs == self._n_epochs() else _auto.AUTO_EPOCHS
+        epochs, batch_size = self.fit_plan_["search_epochs"], self.batch_size
+        if epochs != self._n_epochs():
+            n_fold = len(y) * (_auto.SEARCH_FOLDS - 1) // _auto.SEARCH_FOLDS
+            batch_size = _auto.search_batch_size(batch_size, epochs, _auto.AUTO_EPOCHS, n_fold)
         single = clone(self).set_params(
             **learned, n_networks=1, max_epochs=epochs, callbacks=None, verbose=0,
-            batch_size=_auto.search_batch_size(
-                self.batch_size, epochs, full,
-                len(y) * (_auto.SEARCH_FOLDS - 1) // _auto.SEARCH_FOLDS,
-            ),
+            batch_size=batch_size,
             checkpoint_dir=None,
             warm_start=False, accelerator=None,
         )
