@@ -74,6 +74,9 @@ class SequenceClassifier(
     input_differences_ : int
         Orders of step differences appended to the input features
         (``input_differences``, resolved for ``"auto"``).
+    difference_lag_ : int
+        Steps between the values that the differences subtract
+        (``difference_lag``, resolved for ``"auto"``).
     per_sequence_features_ : bool
         Whether per-sequence standardised copies of the input features
         and of their first differences are appended (``per_sequence_features``, resolved for ``"auto"``).

@@ -151,12 +151,18 @@ input_differences : int or "auto", default=%(default_input_differences)s
     ``conv_dilations="auto"`` (every combination of the two, when both are
     ``"auto"``; the simpler on a tie; 0 where the search does not fit in
     the fit budget). Learned as ``input_differences_``.
-difference_lag : int, default=%(default_difference_lag)s
+difference_lag : int or "auto", default=%(default_difference_lag)s
     Steps between the values that ``input_differences`` subtracts:
     ``x[t] - x[t - difference_lag]`` (from the first step for the first
-    ``difference_lag`` steps). Over a few steps the differences keep the
+    ``difference_lag`` steps), and the per-sequence copies' slopes
+    (``per_sequence_features``). Over a few steps the differences keep the
     slopes of smooth series and gain less of the noise of noisy ones, whose
-    step-to-step differences are mostly noise.
+    step-to-step differences are mostly noise. ``"auto"``: 4 steps, or a
+    25th of a typical training series where that is more (a median length
+    above 112 steps), so that the differences of a long series span the
+    same share of it as those of a short one; over 4 steps, a smooth series
+    of thousands of steps differs by little more than its noise. Learned
+    as ``difference_lag_``.
 per_sequence_features : bool or "auto", default=%(default_per_sequence_features)s
     Give the network each input feature and its first difference over
     ``difference_lag`` steps standardised by their own sequence (minus the

@@ -55,7 +55,7 @@ ARCHITECTURE_CONSTRAINTS = {
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
     "conv_dilations": [StrOptions({"multiscale"}), "array-like"],
     "input_differences": [Interval(Integral, 0, None, closed="left")],
-    "difference_lag": [Interval(Integral, 1, None, closed="left")],
+    "difference_lag": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     "per_sequence_features": ["boolean"],
     "locked_dropout": ["boolean"],
     "weight_dropout": [Interval(Real, 0, 1, closed="left")],
@@ -93,6 +93,7 @@ class _NumericInputMixin:
         "n_conv_layers_": "n_conv_layers_",
         "conv_dilations_": "conv_dilations_",
         "input_differences_": "input_differences_",
+        "difference_lag_": "difference_lag_",
         "per_sequence_features_": "per_sequence_features_",
         "n_networks_": "n_networks_",
         "auto_search_": "auto_search_",
@@ -190,6 +191,7 @@ class _NumericInputMixin:
         differences = self.input_differences
         # token ids have no differences, as they have no scale
         self.input_differences_ = 0 if text or _auto.is_auto(differences) else int(differences)
+        self.difference_lag_ = _auto.difference_lag(self.difference_lag, typical)
         copies = self.per_sequence_features
         self.per_sequence_features_ = not (text or _auto.is_auto(copies)) and bool(copies)
         self.n_conv_layers_ = _auto.n_conv_layers(
@@ -280,8 +282,8 @@ class _NumericInputMixin:
         y = y.cpu().numpy()
         learned = {
             name: getattr(self, f"{name}_")
-            for name in ("conv_dilations", "input_differences", "crop_fraction",
-                         "summary_points", "per_sequence_features")
+            for name in ("conv_dilations", "input_differences", "difference_lag",
+                         "crop_fraction", "summary_points", "per_sequence_features")
             if hasattr(self, name)
         }
         # the networks' epochs, or fewer where a long set's search would not
@@ -363,7 +365,7 @@ class _NumericInputMixin:
         learned: the features with their differences and per-sequence
         copies, standardised with ``mean`` and ``scale`` where given."""
         return NumericInput(
-            self._n_step_features, self.input_differences_, self.difference_lag,
+            self._n_step_features, self.input_differences_, self.difference_lag_,
             mean, scale, per_sequence=getattr(self, "per_sequence_features_", False),
         )
 
@@ -388,7 +390,8 @@ class _NumericInputMixin:
             "dropout": self.dropout,
             "per_step": self._per_step,
             "input_differences": self.input_differences_,
-            "difference_lag": self.difference_lag,
+            # files written before the lag was learned hold the parameter's number
+            "difference_lag": getattr(self, "difference_lag_", self.difference_lag),
             # files written before the copies existed have none
             "per_sequence_features": getattr(self, "per_sequence_features_", False),
             "input_mean": mean,

@@ -69,6 +69,9 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
     input_differences_ : int
         Orders of step differences appended to the input features
         (``input_differences``, resolved for ``"auto"``).
+    difference_lag_ : int
+        Steps between the values that the differences subtract
+        (``difference_lag``, resolved for ``"auto"``).
     per_sequence_features_ : bool
         Whether per-sequence standardised copies of the input features
         and of their first differences are appended (``per_sequence_features``, resolved for ``"auto"``).
@@ -143,7 +146,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         conv_kernel_size=7,
         conv_dilations=(1,),
         input_differences=0,
-        difference_lag=4,
+        difference_lag="auto",
         per_sequence_features="auto",
         locked_dropout=False,
         weight_dropout=0.0,
