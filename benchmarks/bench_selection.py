@@ -97,6 +97,13 @@ SYNTHETIC = {
         lambda draw: make_scatter_spectra(300, 100, random_state=0 + draw),
         200, True,
     ),
+    # added on 2026-12-03 after difference_lag="auto" was chosen on other
+    # draws, so that the protocol sees long series in regression (1,000
+    # steps: the fit budget shortens the search and leaves one network)
+    "scatter-spectra-long": (
+        lambda draw: make_scatter_spectra(300, 1000, random_state=10 + draw),
+        200, True,
+    ),
 }
 POOL = AEON_CLASSIFICATION + AEON_REGRESSION + list(SYNTHETIC)
 
