@@ -390,8 +390,7 @@ class _NumericInputMixin:
             "dropout": self.dropout,
             "per_step": self._per_step,
             "input_differences": self.input_differences_,
-            # files written before the lag was learned hold the parameter's number
-            "difference_lag": getattr(self, "difference_lag_", self.difference_lag),
+            "difference_lag": self.difference_lag_,
             # files written before the copies existed have none
             "per_sequence_features": getattr(self, "per_sequence_features_", False),
             "input_mean": mean,

@@ -114,6 +114,11 @@ def test_round_trip_predicts_identically(name, est, X, y, method, tmp_path):
     for attr in ("classes_", "n_features_in_", "n_iter_", "n_conv_layers_"):
         if hasattr(est, attr):
             assert _same(getattr(loaded, attr), getattr(est, attr))
+    # every value learned in fit comes back as it was (the network, its
+    # history and the vocabulary are compared above and below)
+    learned = [a for a in vars(est) if a.endswith("_") and not a.startswith("_")]
+    for attr in sorted(set(learned) - {"net_", "vocabulary_", "auto_search_"}):
+        assert hasattr(loaded, attr) and _same(getattr(loaded, attr), getattr(est, attr)), attr
     assert loaded.history_.equals(est.history_)
     if hasattr(est, "vocabulary_"):
         assert loaded.vocabulary_.vocabulary_ == est.vocabulary_.vocabulary_
