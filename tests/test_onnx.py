@@ -127,6 +127,21 @@ def test_regressor_with_a_summary_path(tmp_path):
     np.testing.assert_allclose(pred, reg.predict(RAGGED), rtol=1e-5, atol=1e-5)
 
 
+def test_regressor_with_slopes_over_a_share_of_long_series(tmp_path):
+    # difference_lag="auto" on series longer than 112 steps: the per-sequence
+    # copies' slopes and the differences over the learned lag, in the graph
+    X = np.cumsum(np.random.RandomState(1).normal(size=(30, 300, 1)), axis=1)
+    X = X.astype(np.float32)
+    y = X[:, -1, 0] - X[:, 0, 0]
+    reg = SequenceRegressor(**ONE, input_differences=1, per_sequence_features=True,
+                            summary_points=20).fit(X, y)
+    assert reg.difference_lag_ == 12
+    (pred,) = _session(reg, tmp_path).run(
+        None, {"X": X, "lengths": np.full(len(X), 300, dtype=np.int64)}
+    )
+    np.testing.assert_allclose(pred, reg.predict(X), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("params", [{}, dict(conv_layers=1, bidirectional=True)])
 def test_tagger_per_step_probabilities(params, tmp_path):
     y = [np.where(x[:, 0] > 5, "up", "down") for x in RAGGED]
