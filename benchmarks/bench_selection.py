@@ -9,7 +9,9 @@ probe one failure mode. Run alone (no other torch process on the machine)::
 
 1. **Selection scores.** Each candidate setting (sklstm parameters, as JSON)
    is cross-validated on the *training* split of every set of the pool
-   (``--cv`` folds; no test data is read).
+   (``--cv`` folds; no test data is read). With ``--seeds N`` each fold's
+   score is the mean of N fits (``random_state`` 0 to N - 1): on small
+   sets the networks' starting weights move a fold by a series or two.
 2. **Leave one data set out.** For each set, the candidate with the best
    mean rank over the *other* sets is chosen, and its score on the left-out
    set is reported: how a setting chosen this way does on a set that took
@@ -140,12 +142,16 @@ def _select(X, idx):
     return X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx]
 
 
-def cv_score(name, params, n_splits, draw=0):
+def cv_score(name, params, n_splits, draw=0, n_seeds=1):
     """Scores of sklstm with ``params`` on each of ``n_splits`` folds of the
     training split (accuracy, or minus RMSE: higher is better; the same
     folds for every candidate), the mean fit time, and the plans of the
     folds' fits (:func:`describe_plan`; compare them with the full split's,
-    which ``--test`` prints: the plan depends on the data's size)."""
+    which ``--test`` prints: the plan depends on the data's size). With
+    ``n_seeds`` above 1, each fold's score is the mean of fits with
+    ``random_state`` 0 to ``n_seeds - 1`` (unless ``params`` sets it): on
+    the small sets one draw of the networks' starting weights moves a
+    fold's accuracy by a series or two."""
     X, y, _, _ = load(name, draw)
     regression = is_regression(name)
     splitter = (KFold if regression else StratifiedKFold)(
@@ -154,17 +160,22 @@ def cv_score(name, params, n_splits, draw=0):
     if not regression and np.bincount(np.unique(y, return_inverse=True)[1]).min() < n_splits:
         splitter = KFold(n_splits, shuffle=True, random_state=0)
     scores, seconds, plans = [], [], []
+    seeds = [None] if "random_state" in params else range(n_seeds)
     for train, valid in splitter.split(np.zeros(len(y)), y):
-        model = sklstm_model(regression, params)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            score, s = timed_fit_score(
-                model, channels_last(_select(X, train)), y[train],
-                channels_last(_select(X, valid)), y[valid], regression,
-            )
-        scores.append(-score if regression else score)
-        seconds.append(s)
-        plans.append(describe_plan(model))
+        fold = []
+        for seed in seeds:
+            model = sklstm_model(regression, params if seed is None
+                                 else {**params, "random_state": seed})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                score, s = timed_fit_score(
+                    model, channels_last(_select(X, train)), y[train],
+                    channels_last(_select(X, valid)), y[valid], regression,
+                )
+            fold.append(-score if regression else score)
+            seconds.append(s)
+            plans.append(describe_plan(model))
+        scores.append(np.mean(fold))
     return np.asarray(scores, dtype=float), float(np.mean(seconds)), sorted(set(plans))
 
 
@@ -297,6 +308,9 @@ def main():
                         help="name -> sklstm parameters, as JSON")
     parser.add_argument("--datasets", nargs="*", default=POOL)
     parser.add_argument("--cv", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="fits per fold, random_state 0 to SEEDS - 1, their "
+                        "scores averaged (the networks' starting weights are noise too)")
     parser.add_argument("--test", action="store_true",
                         help="score the setting chosen on the whole pool on the test splits")
     parser.add_argument("--cd-plot", default=None)
@@ -313,13 +327,16 @@ def main():
         test_scores(args.datasets, candidates[names[0]], args.cd_plot, not args.no_peers,
                     args.draw)
         return
-    print(f"pool: {', '.join(args.datasets)}; candidates: {names}; {args.cv}-fold CV")
+    print(f"pool: {', '.join(args.datasets)}; candidates: {names}; {args.cv}-fold CV"
+          + (f", {args.seeds} seeds a fold" if args.seeds > 1 else ""))
     folds = np.zeros((len(args.datasets), len(names), args.cv))
     for i, name in enumerate(args.datasets):
         cells = []
         for j, cand in enumerate(names):
             start = time.perf_counter()
-            folds[i, j], fit_s, plans = cv_score(name, candidates[cand], args.cv, args.draw)
+            folds[i, j], fit_s, plans = cv_score(
+                name, candidates[cand], args.cv, args.draw, args.seeds
+            )
             cells.append(f"{cand} {folds[i, j].mean():.4f} (folds "
                          + " ".join(f"{v:.4f}" for v in folds[i, j])
                          + f"; fit {fit_s:.1f} s, {time.perf_counter() - start:.0f} s in all; "
