@@ -310,7 +310,8 @@ def main():
     parser.add_argument("--cv", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=1,
                         help="fits per fold, random_state 0 to SEEDS - 1, their "
-                        "scores averaged (the networks' starting weights are noise too)")
+                        "scores averaged (the networks' starting weights are "
+                        "noise too)")
     parser.add_argument("--test", action="store_true",
                         help="score the setting chosen on the whole pool on the test splits")
     parser.add_argument("--cd-plot", default=None)

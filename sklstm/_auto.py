@@ -144,8 +144,8 @@ def difference_lag(difference_lag, typical):
     length: ``DIFFERENCE_LAG`` steps, or ``1 / DIFFERENCE_SHARE`` of the
     typical series where that is more.
 
-    >>> difference_lag("auto", 24), difference_lag("auto", 150), difference_lag("auto", 2000)
-    (4, 6, 80)
+    >>> [difference_lag("auto", typical) for typical in (24, 150, 2000)]
+    [4, 6, 80]
     >>> difference_lag(1, 2000)
     1
     """

@@ -55,7 +55,9 @@ ARCHITECTURE_CONSTRAINTS = {
     "conv_kernel_size": [Interval(Integral, 1, None, closed="left")],
     "conv_dilations": [StrOptions({"multiscale"}), "array-like"],
     "input_differences": [Interval(Integral, 0, None, closed="left")],
-    "difference_lag": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "difference_lag": [
+        StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"),
+    ],
     "per_sequence_features": ["boolean"],
     "locked_dropout": ["boolean"],
     "weight_dropout": [Interval(Real, 0, 1, closed="left")],

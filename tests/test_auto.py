@@ -35,7 +35,10 @@ def test_multiscale_dilations_span_the_typical_sequence():
     assert _auto.multiscale_dilations(10_000, 7, 3) == (1, 2, 4)  # one per channel
 
 
-@pytest.mark.parametrize("typical, expected", [(10, 4), (100, 4), (112, 4), (113, 5), (427, 17), (2000, 80)])
+@pytest.mark.parametrize(
+    "typical, expected",
+    [(10, 4), (100, 4), (112, 4), (113, 5), (427, 17), (2000, 80)],
+)
 def test_difference_lag_spans_a_share_of_the_typical_series(typical, expected):
     assert _auto.difference_lag("auto", typical) == expected
     assert _auto.difference_lag(2, typical) == 2  # a number is kept
@@ -45,8 +48,10 @@ def test_the_fitted_lag_is_the_networks():
     from sklstm.datasets import make_scatter_spectra
 
     X, y = make_scatter_spectra(30, 300, random_state=0)
-    reg = SequenceRegressor(max_epochs=1, n_networks=1, summary_points=0, difference_lag="auto",
-                            per_sequence_features=True, random_state=0).fit(X, y)
+    reg = SequenceRegressor(
+        max_epochs=1, n_networks=1, summary_points=0, difference_lag="auto",
+        per_sequence_features=True, random_state=0,
+    ).fit(X, y)
     assert reg.difference_lag_ == 12  # 300 / 25
     assert reg.net_.module_.inputs.slopes.lag == 12
     # ragged: the median length decides, as for the front-end

@@ -118,7 +118,8 @@ def test_round_trip_predicts_identically(name, est, X, y, method, tmp_path):
     # history and the vocabulary are compared above and below)
     learned = [a for a in vars(est) if a.endswith("_") and not a.startswith("_")]
     for attr in sorted(set(learned) - {"net_", "vocabulary_", "auto_search_"}):
-        assert hasattr(loaded, attr) and _same(getattr(loaded, attr), getattr(est, attr)), attr
+        assert hasattr(loaded, attr), attr
+        assert _same(getattr(loaded, attr), getattr(est, attr)), attr
     assert loaded.history_.equals(est.history_)
     if hasattr(est, "vocabulary_"):
         assert loaded.vocabulary_.vocabulary_ == est.vocabulary_.vocabulary_
