@@ -160,7 +160,7 @@ class SequenceClassifier(
         conv_channels=64,
         conv_kernel_size=7,
         conv_dilations="auto",
-        input_differences=1,
+        input_differences=2,
         difference_lag=4,
         per_sequence_features=False,
         locked_dropout=False,

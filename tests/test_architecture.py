@@ -682,7 +682,7 @@ def test_text_gets_no_automatic_front_end():
     clf = SequenceClassifier(max_epochs=1, num_hidden=4, n_networks=1).fit(texts, [1, 0] * 4)
     assert clf.n_conv_layers_ == 0 and isinstance(clf.net_.module_.inputs, TokenEmbedding)
     # nor differences: token ids have no scale
-    assert clf.input_differences == 1 and clf.input_differences_ == 0
+    assert clf.input_differences == 2 and clf.input_differences_ == 0
 
 
 def test_long_series_are_learned():
@@ -710,8 +710,9 @@ def test_standardize_makes_the_scale_irrelevant(ragged):
     clf_big = SequenceClassifier(n_networks=1, **FAST).fit(X_big, y)
     module = clf_big.net_.module_
     assert module.inputs.scaler is not None
-    # the two features, then their differences (input_differences=1)
-    assert module.inputs.scaler.mean.shape == (4,)
+    # the two features, then their differences of orders 1 and 2
+    # (input_differences=2)
+    assert module.inputs.scaler.mean.shape == (6,)
     np.testing.assert_allclose(module.inputs.scaler.mean.numpy()[:2], 1e31 * np.ones(2), rtol=1e-2)
     np.testing.assert_allclose(
         clf_big.predict_proba(X_big), clf.predict_proba(X), rtol=1e-3, atol=1e-3
