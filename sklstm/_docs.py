@@ -144,13 +144,13 @@ input_differences : int or "auto", default=%(default_input_differences)s
     steps (``x[t] - x[t - difference_lag]``), of orders 1 to
     ``input_differences``, as further features, standardised with the
     others (:class:`~sklstm.nn.Differences`); 0 for none, and none for
-    text (token ids, like ``standardize``). The first
-    difference brings out the slopes of smooth series, as MultiRocket and
-    derivative DTW use it; the second their curvature. ``"auto"`` (classifier and regressor) chooses 0 or 1 on the
-    training data, in the same cross-validation of single networks as
-    ``conv_dilations="auto"`` (every combination of the two, when both are
-    ``"auto"``; the simpler on a tie; 0 where the search does not fit in
-    the fit budget). Learned as ``input_differences_``.
+    text (token ids, like ``standardize``). The first difference brings
+    out the slopes of smooth series, as MultiRocket and derivative DTW use
+    it; the second their curvature. ``"auto"`` (classifier and regressor)
+    chooses 0 or 1 on the training data, in the same cross-validation of
+    single networks as ``conv_dilations="auto"`` (every combination of the
+    two, when both are ``"auto"``; the simpler on a tie; 0 where the search
+    does not fit in the fit budget). Learned as ``input_differences_``.
 difference_lag : int or "auto", default=%(default_difference_lag)s
     Steps between the values that ``input_differences`` subtracts:
     ``x[t] - x[t - difference_lag]`` (from the first step for the first
