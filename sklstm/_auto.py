@@ -39,7 +39,7 @@ DIFFERENCE_LAG = 4
 DIFFERENCE_SHARE = 25
 
 # conv_dilations="auto" ("multiscale" or one plain convolution) and
-# input_differences="auto" (0 or 1): whichever scores best in a
+# input_differences="auto" (0, 1 or 2): whichever scores best in a
 # cross-validation of single networks with this many folds, where it fits in
 # the fit budget beside one network; the first candidate (plain, 0) elsewhere
 SEARCH_FOLDS = 3
@@ -235,7 +235,7 @@ def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, te
     points).
 
     >>> search_grid("auto", "auto", 2, (1, 2, 4), text=False, typical=150)
-    {'conv_dilations': [(1,), (1, 2, 4)], 'input_differences': [0, 1]}
+    {'conv_dilations': [(1,), (1, 2, 4)], 'input_differences': [0, 1, 2]}
     >>> search_grid("auto", 1, 0, (1, 2, 4), text=False, typical=150)
     {}
     """
@@ -243,7 +243,7 @@ def search_grid(conv_dilations, input_differences, n_conv_layers, multiscale, te
     if is_auto(conv_dilations) and n_conv_layers and multiscale != (1,):
         grid["conv_dilations"] = [(1,), multiscale]
     if is_auto(input_differences) and not text:
-        grid["input_differences"] = [0, 1]
+        grid["input_differences"] = [0, 1, 2]
     if is_auto(summary_points) and not text:
         grid["summary_points"] = [0, summary_path_points(typical)]
     if is_auto(per_sequence_features) and not text:

@@ -147,7 +147,7 @@ input_differences : int or "auto", default=%(default_input_differences)s
     text (token ids, like ``standardize``). The first difference brings
     out the slopes of smooth series, as MultiRocket and derivative DTW use
     it; the second their curvature. ``"auto"`` (classifier and regressor)
-    chooses 0 or 1 on the training data, in the same cross-validation of
+    chooses 0, 1 or 2 on the training data, in the same cross-validation of
     single networks as ``conv_dilations="auto"`` (every combination of the
     two, when both are ``"auto"``; the simpler on a tie; 0 where the search
     does not fit in the fit budget). Learned as ``input_differences_``.

@@ -259,7 +259,7 @@ class _NumericInputMixin:
             )
 
         # an "auto" part is counted as if the search chose it
-        differences = 1 if _auto.is_auto(self.input_differences) else self.input_differences_
+        differences = max(grid.get("input_differences", [self.input_differences_]))
         copies = _auto.is_auto(self.per_sequence_features) or self.per_sequence_features_
         widest = plan(differences, copies, search_size(grid, self._sequential_search))
         trained = (self.input_differences_, self.per_sequence_features_)

@@ -474,7 +474,8 @@ def test_auto_differences_keep_the_best_cross_validated_combination(monkeypatch)
         return fake_cross_val_score
 
     # both "auto": every combination, simplest first
-    grid = [((1,), 0), ((1,), 1), (multiscale, 0), (multiscale, 1)]
+    grid = [((1,), 0), ((1,), 1), ((1,), 2), (multiscale, 0), (multiscale, 1),
+            (multiscale, 2)]
     for best in grid:
         calls.clear()
         _fake_search(monkeypatch, scores(best))
@@ -496,11 +497,11 @@ def test_auto_differences_keep_the_best_cross_validated_combination(monkeypatch)
     _fake_search(monkeypatch, scores(((1,), 1)))
     clf = SequenceClassifier(**fast, input_differences="auto").fit(X[:, :40], y)
     assert clf.n_conv_layers_ == 0 and clf.input_differences_ == 1
-    assert [c[:2] for c in calls] == [((1,), 0), ((1,), 1)]
+    assert [c[:2] for c in calls] == [((1,), 0), ((1,), 1), ((1,), 2)]
     calls.clear()
     _fake_search(monkeypatch, scores(((2,), 1)))
     clf = SequenceClassifier(**fast, conv_dilations=[2], input_differences="auto").fit(X, y)
-    assert [c[:2] for c in calls] == [((2,), 0), ((2,), 1)]
+    assert [c[:2] for c in calls] == [((2,), 0), ((2,), 1), ((2,), 2)]
     assert clf.conv_dilations_ == (2,) and clf.input_differences_ == 1
 
     # no search over the size limit and in partial_fit: no differences
@@ -520,11 +521,11 @@ def test_auto_differences_fit_the_network_that_the_choice_names():
     X = X[:, :50]
     fast = dict(num_hidden=4, max_epochs=3, random_state=0, conv_layers=0)
     clf = SequenceClassifier(**fast, input_differences="auto").fit(X, y)
-    assert clf.input_differences_ in (0, 1)
+    assert clf.input_differences_ in (0, 1, 2)
     again = SequenceClassifier(**fast, input_differences=clf.input_differences_).fit(X, y)
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     reg = SequenceRegressor(**fast, input_differences="auto").fit(X, y * 1.0)
-    assert reg.input_differences_ in (0, 1)
+    assert reg.input_differences_ in (0, 1, 2)
     with pytest.raises(ValueError, match="'input_differences' parameter"):
         SequenceTagger(input_differences="auto").fit(list(X), [t.astype(int) for t in X[..., 0] > 0])
 

@@ -185,7 +185,7 @@ def test_the_fit_plan_stays_within_the_budget():
 
 def test_search_grid():
     grid = _auto.search_grid("auto", "auto", 2, (1, 2), text=False, typical=100)
-    assert grid == {"conv_dilations": [(1,), (1, 2)], "input_differences": [0, 1]}
+    assert grid == {"conv_dilations": [(1,), (1, 2)], "input_differences": [0, 1, 2]}
     assert _auto.search_grid("auto", "auto", 2, (1, 2), text=True, typical=100) == {
         "conv_dilations": [(1,), (1, 2)]
     }
@@ -295,10 +295,10 @@ def test_the_inner_search_is_visible_on_the_fitted_estimator(capsys):
         crop_fraction=1.0, random_state=0, verbose=1,
     ).fit(X, y)
     search = clf.auto_search_
-    assert search["params"] == [{"input_differences": 0}, {"input_differences": 1}]
-    assert search["mean_test_score"].shape == search["std_test_score"].shape == (2,)
+    assert search["params"] == [{"input_differences": d} for d in (0, 1, 2)]
+    assert search["mean_test_score"].shape == search["std_test_score"].shape == (3,)
     assert clf.input_differences_ == search["best_params"]["input_differences"]
-    assert search["split_test_scores"].shape == (2, 3)
+    assert search["split_test_scores"].shape == (3, 3)
     np.testing.assert_allclose(search["split_test_scores"].mean(axis=1),
                                search["mean_test_score"])
     assert search["best_params"] == search["params"][
