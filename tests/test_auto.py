@@ -374,3 +374,26 @@ def test_shortened_search_fits_train_fewer_epochs_in_smaller_batches(monkeypatch
     assert [(p["max_epochs"], p["batch_size"]) for p in seen] == [(10, 8)]
     assert len(reg.history_) == 20 and reg.fit_plan_["search_epochs"] == 10
     assert _auto.search_batch_size(64, 20, 20, 40) == 64
+
+
+def test_fit_plan_counts_auto_differences_as_the_widest_candidate(monkeypatch):
+    # input_differences="auto" chooses among 0, 1 and 2: the plan counts
+    # the search's fits and the networks as reading 8 features and both
+    # orders of their differences, 24 inputs
+    seen = []
+    real_plan = _auto.fit_plan
+
+    def recording_plan(max_epochs, n_networks, n_candidates, work, **kwargs):
+        seen.append((n_candidates, work))
+        return real_plan(max_epochs, n_networks, n_candidates, work, **kwargs)
+
+    monkeypatch.setattr(_auto, "fit_plan", recording_plan)
+    X = np.random.RandomState(0).normal(size=(30, 40, 8))
+    y = np.arange(30) % 2
+    clf = SequenceClassifier(
+        num_hidden=4, max_epochs=1, n_networks=1, conv_layers=1, conv_dilations=(1,),
+        input_differences="auto", random_state=0,
+    ).fit(X, y)
+    widest = _auto.epoch_work(30, 40, n_features=24, n_conv_layers=1, num_hidden=4)
+    assert seen[0] == (3, widest)
+    assert clf.fit_plan_["search"] and clf.input_differences_ in (0, 1, 2)
