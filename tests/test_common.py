@@ -88,9 +88,10 @@ def expected_failed_checks(estimator):
         # one network: the classifier covers the ensemble (its regression mean
         # is tested in test_ensemble.py); the inner search of two candidates
         # (summary_points="auto"), not four (test_architecture.py searches
-        # per_sequence_features)
+        # per_sequence_features); 12 epochs, as the others, since every fit
+        # of it trains seven networks (the search's six and the final one)
         SequenceRegressor(n_networks=1, per_sequence_features=False,
-                          **{**SMALL, "batch_size": 32, "lr": 0.05}),
+                          **{**FEWER_EPOCHS, "batch_size": 32}),
         SequenceTagger(**FEWER_EPOCHS),
         Vocabulary(),
         SequenceScaler(),
