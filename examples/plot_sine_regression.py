@@ -21,10 +21,11 @@ from sklstm.datasets import make_sine
 
 QUICK = os.environ.get("SKLSTM_QUICK", "") not in ("", "0")
 
-X, y = make_sine(n_samples=2000, window=20, noise=0.05, random_state=0)
+X, y = make_sine(n_samples=600 if QUICK else 2000, window=20, noise=0.05, random_state=0)
 X_test, y_test = make_sine(n_samples=500, window=20, noise=0.05, random_state=1)
 reg = SequenceRegressor(
-    num_hidden=24, max_epochs=10 if QUICK else 40, random_state=0
+    num_hidden=24, max_epochs=10 if QUICK else 40,
+    n_networks=1 if QUICK else "auto", random_state=0,
 ).fit(X, y)
 print(f"R² on new windows: {reg.score(X_test, y_test):.4f}")
 

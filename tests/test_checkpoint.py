@@ -38,6 +38,16 @@ class _Interrupt(Callback):
             signal.raise_signal(signal.SIGINT)
 
 
+@pytest.fixture(autouse=True)
+def _sigint_raises_keyboard_interrupt():
+    """Python's own SIGINT handler for each test: a shell that starts the
+    suite in the background (``pytest &``) makes it ignore SIGINT, and the
+    interrupts of these tests would go unseen."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _history(est):
     return est.history_.drop(columns="dur")
 

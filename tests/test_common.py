@@ -84,7 +84,7 @@ def expected_failed_checks(estimator):
     [
         # ensembles of two networks: the checks cover the averaging, at less
         # cost than the five that n_networks="auto" trains on data this small
-        SequenceClassifier(n_networks=2, **FEWER_EPOCHS),
+        SequenceClassifier(n_networks=2, **{**FEWER_EPOCHS, "batch_size": 32}),
         # one network: the classifier covers the ensemble (its regression mean
         # is tested in test_ensemble.py); the inner search of two candidates
         # (summary_points="auto"), not four (test_architecture.py searches
