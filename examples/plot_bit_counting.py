@@ -22,18 +22,20 @@ all.
 The settings are the regressor's defaults (mean pooling of the LSTM's
 outputs over the 20 steps, Adam with a one-cycle learning-rate schedule
 peaking at 0.02, batches of 64; 20 steps are too few for the convolutional
-front-end) but for the network itself. The defaults first run a short inner
-search (three-fold cross-validation on the training strings) between the
-network alone and the network beside a *summary path*, a ridge regression
-of the target on the 20 bits whose residual the network learns; a count is
-the sum of its bits, so the search chooses the path (``reg.summary_points_``
-is 20, ``reg.auto_search_`` holds the scores), and the network trains as
-many epochs as the fit budget leaves (52 here; ``reg.fit_plan_``). The
-network itself: 24 LSTM units reading forwards only (``bidirectional=False``;
-the default reads both ways). A count needs one direction, and one direction
-predicts the million held-out strings in half the time (2.0 against 4.4 s
-on the development machine with AVX-512 kernels, 4.1 against 8.1 s with
-AVX2's; see :doc:`/benchmarks`), with none wrong either way.
+front-end) but for the network: 24 LSTM units reading forwards only
+(``bidirectional=False``; the default reads both ways). A count needs one
+direction, and one direction predicts the million held-out strings in half
+the time (2.0 against 4.4 s on the development machine with AVX-512
+kernels, 4.1 against 8.1 s with AVX2's; see :doc:`/benchmarks`), with none
+wrong either way.
+
+The defaults first run a short inner search (three-fold cross-validation on
+the training strings) among the network alone and the network beside a
+*summary path* (with or without per-sequence features), a ridge regression
+of the target on the 20 bits whose residual the network learns. A count is the sum of its bits, so the search
+chooses the path (``reg.summary_points_`` is 20; ``reg.auto_search_`` holds
+the scores), and the network trains as many epochs as the fit budget leaves
+beside the search (52 here; ``reg.fit_plan_``).
 
 Set ``SKLSTM_QUICK=1`` to run a shortened version (5 epochs, 20,000 test
 strings, the search's choice given instead of searched), as the
