@@ -1,5 +1,6 @@
 """Shared machinery of the sklstm estimators: parameters, validation, the skorch net."""
 
+import functools
 import inspect
 import os
 import warnings
@@ -20,6 +21,7 @@ from skorch.dataset import ValidSplit
 
 from ._accelerate import AcceleratedSequenceNet, distributed_history
 from ._compat import HasMethods, Interval, StrOptions
+from ._compat import fit_context as _sklearn_fit_context
 from ._checkpoint import Checkpointer, checkpoint_path, fingerprint, read_checkpoint
 from ._checkpoint import restore_training
 from ._data import BatchIterator
@@ -89,6 +91,42 @@ def _same_value(a, b):
             and bool(torch.equal(a.cpu(), b.cpu()))
         )
     return a == b
+
+
+def fit_context(prefer_skip_nested_validation):
+    """Decorate an estimator's ``fit`` or ``partial_fit``: scikit-learn's
+    fit context (:func:`sklearn.base._fit_context`: the parameters
+    validated), and an interrupt that loses nothing.
+
+    Ctrl+C while a network trains ends its training, and the method returns
+    the estimator with the network as it is (skorch's way). A
+    ``KeyboardInterrupt`` that leaves the method (Ctrl+C before the network
+    trains: during the inner search, which then stops as a whole, or the
+    checks of the data) leaves the estimator as it was before the call: a
+    fitted one keeps its model, an unfitted one stays unfitted, instead of
+    holding a part of the new fit's learned attributes beside the old
+    network, or none.
+    """
+    validated = _sklearn_fit_context(
+        prefer_skip_nested_validation=prefer_skip_nested_validation
+    )
+
+    def decorate(method):
+        method_in_context = validated(method)
+
+        @functools.wraps(method)
+        def wrapper(estimator, *args, **kwargs):
+            before = dict(vars(estimator))
+            try:
+                return method_in_context(estimator, *args, **kwargs)
+            except KeyboardInterrupt:
+                vars(estimator).clear()
+                vars(estimator).update(before)
+                raise
+
+        return wrapper
+
+    return decorate
 
 
 class _BaseSequenceEstimator(BaseEstimator):

@@ -11,8 +11,8 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from ._compat import fit_context, Interval, StrOptions
-from ._base import _BaseSequenceEstimator
+from ._compat import Interval, StrOptions
+from ._base import _BaseSequenceEstimator, fit_context
 from ._numeric_input import MANY_TO_ONE_CONSTRAINTS, _NumericInputMixin
 from ._docs import fill_doc
 from ._labels import _LabelsMixin

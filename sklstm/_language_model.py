@@ -12,8 +12,8 @@ from skorch.dataset import Dataset, unpack_data
 from skorch.helper import predefined_split
 from torch.optim.swa_utils import AveragedModel, get_swa_multi_avg_fn
 
-from ._compat import fit_context, Interval, StrOptions
-from ._base import _OPTIMIZERS, _BaseSequenceEstimator
+from ._compat import Interval, StrOptions
+from ._base import _OPTIMIZERS, _BaseSequenceEstimator, fit_context
 from ._net import PRECISIONS as _PRECISIONS
 from ._fork import guard_forked_process
 from ._docs import fill_doc

@@ -11,6 +11,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ._compat import module_inputs, set_training
+from ._threads import stop_requested
 from .nn import NetworkEnsemble
 from .nn._tensors import map_state
 
@@ -108,6 +109,15 @@ class _SequenceNet(NeuralNet):
         set_training(self, True)
         self.train_state_ = self.valid_state_ = None
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        """skorch's hook before each batch; where Ctrl+C asked the work
+        that this fit is part of to stop (an inner search's fits, see
+        :func:`sklstm._threads.stoppable`), training ends here, as after
+        Ctrl+C."""
+        if stop_requested():
+            raise KeyboardInterrupt
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
 
     def _autocast(self):
         """Mixed precision for the training step, when ``compute_dtype`` is

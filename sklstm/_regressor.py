@@ -8,8 +8,8 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
 from . import _auto
-from ._compat import fit_context, Interval, StrOptions
-from ._base import _BaseSequenceEstimator
+from ._compat import Interval, StrOptions
+from ._base import _BaseSequenceEstimator, fit_context
 from ._numeric_input import MANY_TO_ONE_CONSTRAINTS, _NumericInputMixin
 from ._docs import fill_doc
 

@@ -10,7 +10,7 @@ from sklearn.model_selection import KFold, ParameterGrid, StratifiedKFold
 
 from ._auto import SEARCH_FOLDS
 from ._compat import safe_indexing
-from ._threads import map_in_threads
+from ._threads import map_in_threads, stop_requested, stoppable
 
 
 def search_folds(estimator, y, seed):
@@ -34,6 +34,8 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
     all of them, and scikit-learn's joblib threads would each run torch on
     all the cores. The results do not depend on ``n_workers``: each fit
     seeds its own network (under :func:`~sklstm._random.preserved_rng_state`).
+    Ctrl+C stops the whole search (:func:`~sklstm._threads.stoppable`): its
+    fits end at their next batch, and it raises ``KeyboardInterrupt``.
 
     Parameters
     ----------
@@ -74,6 +76,8 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
     folds = list(cv.split(np.zeros(len(y)), y))
 
     def fit_and_score(task):
+        if stop_requested():  # Ctrl+C: the fits not begun are dropped
+            return np.nan
         params, (train, test) = task
         fit_weight = score_weight = {}
         if sample_weight is not None:
@@ -81,13 +85,19 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
             score_weight = {"sample_weight": safe_indexing(sample_weight, test)}
         model = clone(estimator).set_params(**params)
         model.fit(safe_indexing(X, train), safe_indexing(y, train), **fit_weight)
+        if stop_requested():  # the fit ended early: its score means nothing
+            return np.nan
         return model.score(safe_indexing(X, test), safe_indexing(y, test),
                            **score_weight)
 
     def cross_validate(candidates):
-        scores = map_in_threads(
-            fit_and_score, itertools.product(candidates, folds), n_workers
-        )
+        # Ctrl+C ends the running fits at their next batch and raises
+        # KeyboardInterrupt here, instead of ending one fit (skorch's way)
+        # and going on with the others
+        with stoppable():
+            scores = map_in_threads(
+                fit_and_score, itertools.product(candidates, folds), n_workers
+            )
         return np.asarray(scores, dtype=float).reshape(len(candidates), len(folds))
 
     if sequential:

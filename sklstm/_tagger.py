@@ -7,8 +7,8 @@ import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import fit_context, Interval, StrOptions
-from ._base import _BaseSequenceEstimator
+from ._compat import Interval, StrOptions
+from ._base import _BaseSequenceEstimator, fit_context
 from ._numeric_input import ARCHITECTURE_CONSTRAINTS, _NumericInputMixin
 from ._data import PAD_LABEL, WindowIterator, batchify
 from ._docs import fill_doc

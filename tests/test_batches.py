@@ -7,6 +7,7 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
+import sklstm._threads
 from sklstm import SequenceClassifier, SequenceRegressor
 from sklstm._data import BatchIterator
 from sklstm.nn import low_precision_supported
@@ -93,4 +94,30 @@ def test_fit_does_not_depend_on_the_number_of_threads(Estimator, params):
         y = X[:, :, 1].sum(axis=1)
     one = _fit_with_threads(1, Estimator, X, y, **params)
     two = _fit_with_threads(2, Estimator, X, y, **params)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_fit_does_not_depend_on_when_the_worker_threads_were_made(monkeypatch):
+    """A pool of worker threads made before the main thread sets torch's
+    thread count anew (by an earlier fit, or the user) trains as one made
+    during the fit: the fit equals the one of one thread. Each worker sets
+    torch up before taking its share of the threads
+    (sklstm._threads._set_threads); with the share alone, such workers
+    rounded the last bit otherwise, and this test passed or failed by the
+    tests that ran before it."""
+    monkeypatch.setattr(sklstm._threads, "_pools", {})  # a new pool
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(266, 20, 3))
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    params = {"cell": "gru", "num_hidden": 16}  # five networks (auto)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        sklstm._threads.map_in_threads(lambda _: None, range(6), n_workers=2)
+        one = _fit_with_threads(1, SequenceClassifier, X, y, **params)
+        two = _fit_with_threads(2, SequenceClassifier, X, y, **params)
+    finally:
+        for pool in sklstm._threads._pools.values():
+            pool.shutdown()
+        torch.set_num_threads(before)
     np.testing.assert_array_equal(one, two)

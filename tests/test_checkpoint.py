@@ -17,6 +17,7 @@ import sklstm
 from sklstm import SequenceClassifier, SequenceLanguageModel, SequenceRegressor
 
 pytest.importorskip("safetensors", reason="checkpoints need safetensors")
+pytestmark = pytest.mark.usefixtures("sigint_raises_keyboard_interrupt")
 
 rng = np.random.RandomState(0)
 X = rng.rand(60, 12, 2).astype(np.float32)
@@ -36,16 +37,6 @@ class _Interrupt(Callback):
     def on_batch_end(self, net, **kwargs):
         if len(net.history) == self.epoch and len(net.history[-1]["batches"]) == 2:
             signal.raise_signal(signal.SIGINT)
-
-
-@pytest.fixture(autouse=True)
-def _sigint_raises_keyboard_interrupt():
-    """Python's own SIGINT handler for each test: a shell that starts the
-    suite in the background (``pytest &``) makes it ignore SIGINT, and the
-    interrupts of these tests would go unseen."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
 
 
 def _history(est):
