@@ -51,13 +51,13 @@ def worker_count(n_tasks, device_type="cpu"):
 
 
 def _set_threads(n_threads):
-    """A worker thread's intra-op threads, for good. torch sets a thread up
-    at its first use, from the process's last ``set_num_threads`` (any
-    thread's): set up first, then set. With the count set alone, a pool
-    made before the main thread set torch's count anew trained otherwise
-    than one made after it (the last bit of some outputs;
-    ``tests/test_batches.py``)."""
-    torch.get_num_threads()  # torch's own set-up of this thread
+    """A worker thread's intra-op threads: torch's own set-up of the thread
+    first (``get_num_threads``), then the share. With ``set_num_threads``
+    alone, a pool made before a later ``set_num_threads`` in the main
+    thread trained otherwise in the last bit than one made after it
+    (measured: ``tests/test_batches.py``; torch's per-thread set-up reads
+    the process's count, how exactly was not pinned down)."""
+    torch.get_num_threads()
     torch.set_num_threads(n_threads)
 
 

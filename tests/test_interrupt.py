@@ -136,3 +136,13 @@ def test_a_stoppable_block_stops_the_work_of_its_threads():
     assert sorted(seen) == [0, 1]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert stop_requested() is False
+
+
+def test_a_stoppable_block_within_another_stops_with_it():
+    with pytest.raises(KeyboardInterrupt), stoppable():
+        with stoppable():
+            signal.raise_signal(signal.SIGINT)
+            assert stop_requested()
+        pytest.fail("the inner block did not raise")  # pragma: no cover
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert stop_requested() is False
