@@ -212,9 +212,11 @@ class _BaseSequenceEstimator(BaseEstimator):
         resolve ``"auto"``)."""
         return self.max_epochs
 
-    def _prepare_network(self, X, lengths, y, sample_weight):
+    def _prepare_network(self, X, lengths, y, sample_weight, resume=None):
         """Hook: learn what a new network's shape depends on in the data,
-        before it is built; nothing by default."""
+        before it is built; nothing by default. ``resume`` is the checkpoint
+        (:class:`~sklstm._checkpoint.Resume`) that the fit resumes from, or
+        None."""
 
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):
@@ -371,7 +373,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         if not warm:
             # the data-dependent shape of the new network, and how much the
             # fit trains (before the schedule, which needs the epoch count)
-            self._prepare_network(X, lengths, y, sample_weight)
+            self._prepare_network(X, lengths, y, sample_weight, resume)
         if n_batches is None:
             n_train = len(X)
             if self.early_stopping:
@@ -420,9 +422,10 @@ class _BaseSequenceEstimator(BaseEstimator):
                     **fit_params,
                 )
                 if resume is not None:
-                    section, decoder, net_doc = resume
-                    torch.set_rng_state(restore_training(net, decoder, net_doc))
-                    epochs = 0 if section["finished"] else n_epochs - len(net.history)
+                    state = restore_training(net, resume.decoder, resume.net)
+                    torch.set_rng_state(state)
+                    finished = resume.section["finished"]
+                    epochs = 0 if finished else n_epochs - len(net.history)
             # a network that draws no random numbers in training trains after
             # the caller's generators are back (and other threads' fits, the
             # inner search's, seed theirs meanwhile); one that draws, here

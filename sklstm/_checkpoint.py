@@ -9,6 +9,7 @@ random state and early stopping's best weights are among its tensors.
 
 import json
 import os
+from typing import NamedTuple
 
 import joblib
 import torch
@@ -50,9 +51,30 @@ def fingerprint(estimator, *arrays):
     return {"params": json.dumps(encoded, sort_keys=True), "data": data}
 
 
+class Resume(NamedTuple):
+    """A checkpoint to resume from: its ``"resume"`` section, a decoder of
+    its tensors and the JSON of the estimator it was written for."""
+
+    section: dict
+    decoder: Decoder
+    estimator: dict
+
+    @property
+    def net(self):
+        """The JSON of the checkpoint's net."""
+        return self.estimator["net"]
+
+    def fitted(self, cls, attr):
+        """The interrupted fit's fitted attribute ``attr`` of an estimator
+        of class ``cls`` (None when the checkpoint has none): what the data
+        taught it before training, such as its inner search's results."""
+        value = Decoder.fitted(cls, self.estimator).get(attr)
+        return None if value is None else self.decoder.value(value)
+
+
 def read_checkpoint(path, expected):
-    """The checkpoint at ``path`` as ``(resume section, decoder, the net's
-    JSON)``, after checking it was written for the same parameters and data."""
+    """The checkpoint at ``path`` as a :class:`Resume`, after checking it
+    was written for the same parameters and data."""
     doc, tensors = read(path)
     try:
         resume = doc["resume"]
@@ -72,7 +94,7 @@ def read_checkpoint(path, expected):
             "the same X and y to resume, use another checkpoint_dir, or delete "
             "the file to start over."
         )
-    return resume, Decoder(tensors, device=None), doc["estimator"]["net"]
+    return Resume(resume, Decoder(tensors, device=None), doc["estimator"])
 
 
 class Checkpointer(Callback):
@@ -88,20 +110,20 @@ class Checkpointer(Callback):
         self.estimator = estimator
         self.path = path
         self.fingerprint = fingerprint
-        # (resume section, decoder, the net's JSON) to restore, or None
+        # the Resume to restore, or None
         self.resume = resume
 
     def on_train_begin(self, net, **kwargs):
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         if self.resume is None:
             return
-        resume, decoder, net_doc = self.resume
-        self.resume = None
+        resume, self.resume = self.resume, None
+        decoder = resume.decoder
         for name, cb in net.callbacks_:
             if isinstance(cb, (PassthroughScoring, EpochScoring)):
                 # the best score so far marks the next epochs' "_best" flags
                 set_best_score(cb, [row[cb.name] for row in net.history if cb.name in row])
-            state = resume["callbacks"].get(name)
+            state = resume.section["callbacks"].get(name)
             if state is None:
                 continue
             scheduler = decoder.value(state["scheduler"]) if "scheduler" in state else None
@@ -109,7 +131,7 @@ class Checkpointer(Callback):
             restore_callback_state(cb, state, scheduler, best)
         # a new schedule sets the rate of its first step: put back the
         # optimizer's own (rate, momentum) at the checkpoint
-        groups = decoder.value(net_doc["optimizer"]["param_groups"])
+        groups = decoder.value(resume.net["optimizer"]["param_groups"])
         for group, saved in zip(net.optimizer_.param_groups, groups):
             group.update({k: v for k, v in saved.items() if k != "params"})
 

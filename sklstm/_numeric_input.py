@@ -180,12 +180,14 @@ class _NumericInputMixin:
         return torch.from_numpy(sample_weight)
 
     # -- the network's shape ------------------------------------------------------
-    def _prepare_network(self, X, lengths, y, sample_weight):
+    def _prepare_network(self, X, lengths, y, sample_weight, resume=None):
         """Learn what a new network's shape depends on in the data: the
         input statistics (``standardize``) and every ``"auto"`` parameter,
         the searched ones (``conv_dilations``, ``input_differences``) by
         :func:`~sklstm._search.inner_search`, its results kept as
-        ``auto_search_`` (None when no search ran)."""
+        ``auto_search_`` (None when no search ran). A fit that resumes from
+        a checkpoint takes the interrupted fit's search results instead of
+        searching again."""
         text = hasattr(self, "vocabulary_")
         typical = _auto.typical_length(
             X.shape[1], None if lengths is None else lengths.cpu().numpy()
@@ -225,7 +227,13 @@ class _NumericInputMixin:
             self.n_networks_ = self.fit_plan_["n_networks"]
         self.auto_search_ = None
         if self.fit_plan_["search"]:
-            self.auto_search_ = self._search(grid, X, lengths, y, sample_weight)
+            # the checkpoint was written for the same parameters and data:
+            # its search is this one's, already paid for (and the same
+            # whatever the seed, which random_state=None draws anew)
+            searched = resume and resume.fitted(type(self), "auto_search_")
+            self.auto_search_ = searched or self._search(
+                grid, X, lengths, y, sample_weight
+            )
             for name, value in self.auto_search_["best_params"].items():
                 setattr(self, f"{name}_", value)
         self._input_stats = None

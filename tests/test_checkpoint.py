@@ -84,6 +84,34 @@ def test_interrupted_fit_resumes_to_the_same_model(Estimator, params, fit_args, 
     np.testing.assert_array_equal(again.predict(X), reference.predict(X))
 
 
+def test_resumed_fit_takes_the_interrupted_fits_search(tmp_path, monkeypatch):
+    # random_state=None: the resumed fit draws another seed, with which a new
+    # search could choose another network than the checkpoint's
+    params = {**PARAMS, "conv_layers": 1, "random_state": None}
+    y = X[:, :3, 0].sum(1)
+    directory = str(tmp_path / "ckpt")
+    stopped = SequenceRegressor(
+        **params, checkpoint_dir=directory, callbacks=[_Interrupt(3)]
+    ).fit(X, y)
+    searched = stopped.auto_search_
+    assert searched is not None
+
+    def search_again(*args, **kwargs):
+        raise AssertionError("the resumed fit searched again")
+
+    monkeypatch.setattr(SequenceRegressor, "_search", search_again)
+    resumed = SequenceRegressor(**params, checkpoint_dir=directory).fit(X, y)
+    assert resumed.auto_search_["params"] == searched["params"]
+    assert resumed.auto_search_["best_params"] == searched["best_params"]
+    np.testing.assert_array_equal(
+        resumed.auto_search_["split_test_scores"], searched["split_test_scores"]
+    )
+    for name in searched["best_params"]:
+        assert getattr(resumed, f"{name}_") == getattr(stopped, f"{name}_")
+    assert resumed.n_iter_ == PARAMS["max_epochs"]
+    np.testing.assert_array_equal(resumed.predict(X).shape, (len(X),))
+
+
 def test_language_model_resumes(tmp_path):
     text = ["the cat sat on the mat", "a dog ran off", "the bird flew away"] * 20
     params = dict(max_epochs=4, num_hidden=8, batch_size=4, dropout=0.3, random_state=0)
