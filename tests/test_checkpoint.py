@@ -61,7 +61,9 @@ def _checkpoint(directory):
     ],
     ids=["onecycle, two networks", "cosine", "early stopping, plateau", "regressor, conv"],
 )
-def test_interrupted_fit_resumes_to_the_same_model(Estimator, params, fit_args, tmp_path):
+def test_interrupted_fit_resumes_to_the_same_model(
+    Estimator, params, fit_args, tmp_path, monkeypatch
+):
     reference = Estimator(**{**PARAMS, **params}).fit(*fit_args)
     directory = str(tmp_path / "ckpt")
     # Ctrl+C in epoch 3: fit returns, the checkpoint holds epochs 1-2
@@ -73,7 +75,20 @@ def test_interrupted_fit_resumes_to_the_same_model(Estimator, params, fit_args, 
     assert saved.n_iter_ == 2
     assert saved.predict(fit_args[0]).shape == stopped.predict(fit_args[0]).shape
 
+    def search_again(*args, **kwargs):
+        raise AssertionError("the resumed fit searched again")
+
+    # the resumed fit takes the interrupted fit's inner search (the regressor
+    # searches here) from the checkpoint
+    monkeypatch.setattr(Estimator, "_search", search_again)
     resumed = Estimator(**{**PARAMS, **params}, checkpoint_dir=directory).fit(*fit_args)
+    assert (reference.auto_search_ is not None) == (Estimator is SequenceRegressor)
+    if reference.auto_search_ is not None:
+        assert resumed.auto_search_["best_params"] == reference.auto_search_["best_params"]
+        np.testing.assert_array_equal(
+            resumed.auto_search_["split_test_scores"],
+            reference.auto_search_["split_test_scores"],
+        )
     assert resumed.n_iter_ == reference.n_iter_
     pd.testing.assert_frame_equal(_history(resumed), _history(reference))
     np.testing.assert_array_equal(resumed.predict(X), reference.predict(X))
@@ -82,34 +97,6 @@ def test_interrupted_fit_resumes_to_the_same_model(Estimator, params, fit_args, 
     again = Estimator(**{**PARAMS, **params}, checkpoint_dir=directory).fit(*fit_args)
     pd.testing.assert_frame_equal(_history(again), _history(reference))
     np.testing.assert_array_equal(again.predict(X), reference.predict(X))
-
-
-def test_resumed_fit_takes_the_interrupted_fits_search(tmp_path, monkeypatch):
-    # random_state=None: the resumed fit draws another seed, with which a new
-    # search could choose another network than the checkpoint's
-    params = {**PARAMS, "conv_layers": 1, "random_state": None}
-    y = X[:, :3, 0].sum(1)
-    directory = str(tmp_path / "ckpt")
-    stopped = SequenceRegressor(
-        **params, checkpoint_dir=directory, callbacks=[_Interrupt(3)]
-    ).fit(X, y)
-    searched = stopped.auto_search_
-    assert searched is not None
-
-    def search_again(*args, **kwargs):
-        raise AssertionError("the resumed fit searched again")
-
-    monkeypatch.setattr(SequenceRegressor, "_search", search_again)
-    resumed = SequenceRegressor(**params, checkpoint_dir=directory).fit(X, y)
-    assert resumed.auto_search_["params"] == searched["params"]
-    assert resumed.auto_search_["best_params"] == searched["best_params"]
-    np.testing.assert_array_equal(
-        resumed.auto_search_["split_test_scores"], searched["split_test_scores"]
-    )
-    for name in searched["best_params"]:
-        assert getattr(resumed, f"{name}_") == getattr(stopped, f"{name}_")
-    assert resumed.n_iter_ == PARAMS["max_epochs"]
-    np.testing.assert_array_equal(resumed.predict(X).shape, (len(X),))
 
 
 def test_language_model_resumes(tmp_path):
