@@ -227,13 +227,9 @@ class _NumericInputMixin:
             self.n_networks_ = self.fit_plan_["n_networks"]
         self.auto_search_ = None
         if self.fit_plan_["search"]:
-            # the checkpoint was written for the same parameters and data:
-            # its search is this one's, already paid for (and the same
-            # whatever the seed, which random_state=None draws anew)
+            # a checkpoint's (same parameters and data; any seed) is this one's
             searched = resume and resume.fitted(type(self), "auto_search_")
-            self.auto_search_ = searched or self._search(
-                grid, X, lengths, y, sample_weight
-            )
+            self.auto_search_ = searched or self._search(grid, X, lengths, y, sample_weight)
             for name, value in self.auto_search_["best_params"].items():
                 setattr(self, f"{name}_", value)
         self._input_stats = None
