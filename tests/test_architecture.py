@@ -23,6 +23,9 @@ from sklstm.nn import (
 )
 
 FAST = dict(num_hidden=8, max_epochs=2, batch_size=16, random_state=0)
+# the regressor's searched parts set, both on: every path of its network
+# checked, without the inner search's fits
+BOTH_PATHS = dict(summary_points=4, per_sequence_features=True)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +70,7 @@ def test_padding_never_changes_a_prediction(ragged, pooling, conv_layers, bidire
     params.update(conv_channels=8, n_networks=1, conv_dilations=(1,), **FAST)
     clf = SequenceClassifier(**params).fit(X, y)
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
-    reg = SequenceRegressor(**params).fit(X, y.astype(float))
+    reg = SequenceRegressor(**params, **BOTH_PATHS).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
 
 
@@ -80,7 +83,7 @@ def test_conv_pooling_never_depends_on_padding(ragged, conv_pooling, bidirection
     clf = SequenceClassifier(**params, **FAST).fit(X, y)
     assert clf.net_.module_.readout.conv_pool is not None
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
-    reg = SequenceRegressor(**params, **FAST).fit(X, y.astype(float))
+    reg = SequenceRegressor(**params, **FAST, **BOTH_PATHS).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
 
 
@@ -118,7 +121,8 @@ def test_conv_pooling_needs_a_front_end_and_one_output_per_sequence(ragged):
     X, y = ragged
     clf = SequenceClassifier(n_networks=1, conv_layers=1, **FAST).fit(X, y)
     assert clf.net_.module_.readout.conv_pool is None
-    reg = SequenceRegressor(n_networks=1, conv_layers=1, **FAST).fit(X, y * 1.0)
+    reg = SequenceRegressor(n_networks=1, conv_layers=1, **FAST, **BOTH_PATHS)
+    reg.fit(X, y * 1.0)
     assert reg.net_.module_.readout.conv_pool is None
     short = [x[:20] for x in X]
     clf = SequenceClassifier(n_networks=1, conv_pooling="max", **FAST).fit(short, y)
@@ -152,7 +156,7 @@ def test_dilated_front_end_never_depends_on_padding(ragged, conv_dilations, kern
         expected = (1, 2, 4, 8)  # a shorter kernel spans fewer steps
     assert clf.conv_dilations_ == expected
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
-    reg = SequenceRegressor(n_networks=1, **params).fit(X, y.astype(float))
+    reg = SequenceRegressor(n_networks=1, **params, **BOTH_PATHS).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
     tags = [(x[:, 0] > 0).astype(int) for x in X]
     if kernel_size % 2 == 0:
@@ -353,7 +357,7 @@ def test_input_differences_never_depend_on_padding(ragged, order, lag, conv_laye
     clf = SequenceClassifier(n_networks=1, **params).fit(X, y)
     assert clf.input_differences_ == order
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
-    reg = SequenceRegressor(n_networks=1, **params).fit(X, y.astype(float))
+    reg = SequenceRegressor(n_networks=1, **params, **BOTH_PATHS).fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
     tagger = SequenceTagger(**params).fit(X, [(x[:, 0] > 0).astype(int) for x in X])
     assert tagger.input_differences_ == order
@@ -821,6 +825,8 @@ def test_bfloat16_mixed_precision(ragged, Estimator):
     params = dict(conv_layers=1, conv_channels=8, conv_stride=1, **FAST)
     if Estimator is not SequenceTagger:
         params.update(conv_stride=2, n_networks=1, conv_dilations=(1,))
+        if Estimator is SequenceRegressor:
+            params.update(BOTH_PATHS)
     else:
         del params["conv_stride"]
     est = Estimator(precision="bfloat16", **{**params, "max_epochs": 10}).fit(X, y)

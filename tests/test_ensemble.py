@@ -133,7 +133,9 @@ def test_ensembles_never_depend_on_padding_or_batch(ragged, conv_layers):
     params = dict(n_networks=3, conv_layers=conv_layers, conv_channels=8, **FAST)
     clf = SequenceClassifier(**params).fit(X, y)
     _assert_padding_and_batch_invariant(clf.predict_proba, X)
-    reg = SequenceRegressor(**params).fit(X, y.astype(float))
+    # the regressor's searched parts set, both on (no inner search)
+    reg = SequenceRegressor(**params, summary_points=4, per_sequence_features=True)
+    reg.fit(X, y.astype(float))
     _assert_padding_and_batch_invariant(lambda X: reg.predict(X)[:, None], X)
 
 
