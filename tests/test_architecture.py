@@ -883,35 +883,45 @@ def test_bidirectional_ragged_outputs_are_those_of_packed_sequences(cell, num_la
 
 
 @pytest.mark.parametrize("n_features", [1, 2])
-def test_front_end_convolutions_keep_the_default_layout(n_features):
-    # a univariate batch (batch, time, 1) transposed also reads as
-    # channels-last; the convolutions would then keep that layout and batch
-    # normalisation run several times slower on it: every block's
-    # convolution must give a (batch, channels, time) tensor in the default
-    # layout, with the same values as from a default-layout input
+def test_front_end_computes_in_channels_last_memory(n_features, monkeypatch):
+    # every block's convolution gives (batch, channels, time) as a transposed
+    # view of (batch, time, channels) memory, for one feature too (whose
+    # transposed strides read both ways), the ReLU and the next convolution
+    # run on it with no copy, and the recurrent layers get a contiguous
+    # (batch, time, channels); the values are those of nn.Conv1d's own
+    # default-layout convolutions, in training and in evaluation
+    import copy
+
+    from sklstm.nn._conv import _Conv1d
+
     torch.manual_seed(0)
-    front = ConvFrontEnd(n_features, 3, 8, 7, 2).train()
+    front = ConvFrontEnd(n_features, 3, 8, 7, 2, dilations=(1, 2)).train()
+    reference = copy.deepcopy(front)
     layouts = []
     for block in front.blocks:
-        block.conv.register_forward_hook(
-            lambda module, args, out: layouts.append(out.is_contiguous())
+        block.register_forward_hook(
+            lambda module, args, out: layouts.append(out[0].transpose(1, 2).is_contiguous())
         )
     X = torch.randn(4, 60, n_features)
-    out, _ = front(X)
-    assert layouts == [True, True, True]
-    # the blocks themselves, fed the default layout directly
-    expected = X.transpose(1, 2).contiguous()
-    for block in front.blocks:
-        expected, _ = block(expected)
-    torch.testing.assert_close(out, expected.transpose(1, 2))
+    lengths = torch.tensor([60, 41, 60, 13])
+    out, out_lengths = front(X, lengths)
+    assert layouts == [True, True, True] and out.is_contiguous()
+    evaluated, _ = front.eval()(X, lengths)
+    assert evaluated.is_contiguous()
+    monkeypatch.setattr(_Conv1d, "forward", torch.nn.Conv1d.forward)
+    expected, expected_lengths = reference(X, lengths)
+    torch.testing.assert_close(out, expected)
+    assert torch.equal(out_lengths, expected_lengths)
+    torch.testing.assert_close(evaluated, reference.eval()(X, lengths)[0])
 
 
 @pytest.mark.parametrize("real_share", [0.3, 0.9])
-def test_masked_batch_norm_returns_the_default_layout(real_share):
+def test_masked_batch_norm_keeps_channels_last_memory(real_share):
     # both computations (gathered steps for a low real share, sums for a
-    # high one) give (batch, channels, time) in the default layout, so that
-    # the ReLU and the next convolution, and their backward passes, do not
-    # run on strided tensors
+    # high one) and evaluation give (batch, channels, time) in the memory
+    # layout of the front-end's convolutions, a transposed view of (batch,
+    # time, channels), so that the ReLU and the next convolution, and their
+    # backward passes, do not run on strided tensors
     from sklstm.nn._conv import _MaskedBatchNorm1d
 
     torch.manual_seed(0)
@@ -919,5 +929,7 @@ def test_masked_batch_norm_returns_the_default_layout(real_share):
     lengths = torch.full((6,), 40)
     lengths[1:] = int(40 * real_share)
     mask = torch.arange(40) < lengths[:, None]
-    out = norm(torch.randn(6, 8, 40), mask)
-    assert out.shape == (6, 8, 40) and out.is_contiguous()
+    X = torch.randn(6, 40, 8).transpose(1, 2)
+    out = norm(X, mask)
+    assert out.shape == (6, 8, 40) and out.transpose(1, 2).is_contiguous()
+    assert norm.eval()(X).transpose(1, 2).is_contiguous()

@@ -17,54 +17,58 @@ _SUMS_FROM_REAL_SHARE = 2 / 3
 class _MaskedBatchNorm1d(nn.BatchNorm1d):
     """Batch normalisation whose training statistics count real steps only.
 
-    Two computations of the same result, chosen by cost: sums over the
-    ``(batch, channels, time)`` tensor as it is, weighted by the mask, or
-    the real steps gathered into ``(steps, channels)``, normalised and
-    scattered back, then copied into the default layout (left transposed,
-    the ReLU's backward and the next convolution's ran on strided tensors:
-    a training step on 64 series of 60 to 600 steps took 1.15 times as
-    long). Where most steps are real (long recordings of similar
-    lengths), the sums are faster: no gather and scatter forwards and
-    backwards, and no copy (a default fit of 96 series of 1,000 to 2,600
-    steps, 2026-12-02: 16 to 19% faster). Where padding dominates
-    (lengths varying tenfold), the gathered steps are fewer and the sums
-    5 to 10% slower with one thread a network. On the CPU the sums run
-    from ``_SUMS_FROM_REAL_SHARE`` of real steps; on other devices always
-    (no host sync). With the sums, steps past a sequence's end are
-    normalised too, and :class:`ConvBlock` zeroes them.
+    Takes ``(batch, channels, time)`` as :class:`torch.nn.BatchNorm1d`, and
+    normalises the steps as rows of ``(batch * time, channels)``: with the
+    front-end's channels-last memory (see :class:`_Conv1d`)
+    that is a view, and the result comes back in the same memory layout
+    (a 3-D channels-last batch normalisation runs 5 to 12 times slower).
+    Two computations of the training statistics, chosen by cost: sums
+    over the padded steps, weighted by the mask, or the real steps
+    gathered, normalised and scattered back. Where most steps are real
+    (long recordings of similar lengths), the sums are faster: no gather
+    and scatter forwards and backwards (a default fit of 96 series of
+    1,000 to 2,600 steps, 2026-12-02: 16 to 19% faster). Where padding
+    dominates (lengths varying tenfold), the gathered steps are fewer and
+    the sums 5 to 10% slower with one thread a network. On the CPU the
+    sums run from ``_SUMS_FROM_REAL_SHARE`` of real steps; on other
+    devices always (no host sync). With the sums, steps past a sequence's
+    end are normalised too, and :class:`ConvBlock` zeroes them.
     """
 
     def forward(self, X, mask=None):
-        if not self.training:
-            return super().forward(X)
-        # every sequence has a real step, so a batch of two or more has enough
-        # values for batch statistics (counted without a device sync)
-        if X.shape[0] * X.shape[2] < 2:  # one value: use the running ones
-            return F.batch_norm(
-                X, self.running_mean, self.running_var, self.weight, self.bias,
-                False, 0.0, self.eps,
+        steps = X.transpose(1, 2)  # (batch, time, channels): a view, or a copy
+        if self.training and steps.shape[0] * steps.shape[1] < 2:
+            # one value: use the running statistics; every sequence has a
+            # real step, so two or more have batch statistics (counted
+            # without a device sync)
+            out = F.batch_norm(
+                steps.reshape(-1, steps.shape[-1]), self.running_mean,
+                self.running_var, self.weight, self.bias, False, 0.0, self.eps,
             )
-        if mask is None:
-            return super().forward(X)
-        if X.device.type == "cpu" and float(mask.float().mean()) < _SUMS_FROM_REAL_SHARE:
+        elif not self.training or mask is None:
+            out = super().forward(steps.reshape(-1, steps.shape[-1]))
+        elif X.device.type == "cpu" and float(mask.float().mean()) < _SUMS_FROM_REAL_SHARE:
             return self._gathered(X, mask)
-        return self._summed(X, mask)
+        else:
+            return self._summed(X, mask)
+        return out.view(steps.shape).transpose(1, 2)
 
     def _gathered(self, X, mask):
         steps = X.transpose(1, 2)  # (batch, time, channels)
         normed = super().forward(steps[mask])  # float32 under autocast
         out = steps.new_zeros(steps.shape, dtype=normed.dtype)
         out[mask] = normed
-        return out.transpose(1, 2).contiguous()
+        return out.transpose(1, 2)
 
     def _summed(self, X, mask):
-        if X.dtype in (torch.float16, torch.bfloat16):
-            X = X.float()  # statistics in float32, as batch_norm's under autocast
-        kept = mask[:, None, :].to(X.dtype)
+        steps = X.transpose(1, 2)  # (batch, time, channels)
+        if steps.dtype in (torch.float16, torch.bfloat16):
+            steps = steps.float()  # statistics in float32, as batch_norm's under autocast
+        kept = mask[..., None].to(steps.dtype)
         count = kept.sum()
-        mean = (X * kept).sum((0, 2)) / count
-        centred = X - mean[:, None]
-        var = (centred.square() * kept).sum((0, 2)) / count
+        mean = (steps * kept).sum((0, 1)) / count
+        centred = steps - mean
+        var = (centred.square() * kept).sum((0, 1)) / count
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
@@ -77,8 +81,29 @@ class _MaskedBatchNorm1d(nn.BatchNorm1d):
         scale = torch.rsqrt(var + self.eps)
         if self.affine:
             scale = scale * self.weight
-        out = centred * scale[:, None]
-        return out + self.bias[:, None] if self.affine else out
+        out = centred * scale
+        return (out + self.bias if self.affine else out).transpose(1, 2)
+
+
+class _Conv1d(nn.Conv1d):
+    """A :class:`torch.nn.Conv1d` (zero padding) computed in channels-last
+    memory: a 2-D convolution of height 1 whose input and output are laid
+    out ``(batch, time, channels)``, the output a transposed view of it.
+    oneDNN's kernels for that layout train OSULeaf's 64-channel blocks in
+    about half the time of the default layout (forward and backward of 64
+    to 64 channels over 214 steps, batch 50, one thread: 12 ms against 22
+    ms), and the front-end reads its input and hands the recurrent layers
+    theirs in that layout with no copy."""
+
+    def forward(self, X):
+        (s,), (p,), (d,) = self.stride, self.padding, self.dilation
+        out = F.conv2d(
+            X.unsqueeze(2).contiguous(memory_format=torch.channels_last),
+            self.weight.unsqueeze(2), self.bias, stride=(1, s), padding=(0, p),
+            dilation=(1, d), groups=self.groups,
+        )
+        # a one-channel output's strides read both ways: make them channels-last
+        return out.contiguous(memory_format=torch.channels_last).squeeze(2)
 
 
 def _conv_output_lengths(conv, lengths):
@@ -129,7 +154,7 @@ class DilatedConvs(nn.Module):
                 f"got {n}."
             )
         self.branches = nn.ModuleList(
-            nn.Conv1d(
+            _Conv1d(
                 n_inputs, channels // n + (i < channels % n), kernel_size,
                 stride=stride, padding=d * (kernel_size // 2), dilation=d, bias=False,
             )
@@ -144,7 +169,9 @@ class DilatedConvs(nn.Module):
     def forward(self, X):
         outputs = [branch(X) for branch in self.branches]
         n_steps = min(out.shape[-1] for out in outputs)
-        return torch.cat([out[..., :n_steps] for out in outputs], dim=1)
+        # concatenated in channels-last memory, as each branch's output
+        steps = [out.transpose(1, 2)[:, :n_steps] for out in outputs]
+        return torch.cat(steps, dim=2).transpose(1, 2)
 
 
 class ConvBlock(nn.Module):
@@ -164,7 +191,7 @@ class ConvBlock(nn.Module):
         super().__init__()
         if len(dilations) == 1:
             (d,) = dilations
-            self.conv = nn.Conv1d(
+            self.conv = _Conv1d(
                 n_inputs, channels, kernel_size, stride=stride,
                 padding=d * (kernel_size // 2), dilation=d, bias=False,
             )
@@ -178,7 +205,9 @@ class ConvBlock(nn.Module):
         return _conv_output_lengths(self.conv, lengths)
 
     def forward(self, X, lengths=None):
-        """X: ``(batch, channels, time)``; returns the output and its lengths."""
+        """X: ``(batch, channels, time)``; returns the output and its lengths,
+        the output in channels-last memory (a transposed view of ``(batch,
+        time, channels)``)."""
         X = self.conv(X)
         lengths = None if lengths is None else self.output_lengths(lengths)
         mask = step_mask(lengths, X.shape[-1])
@@ -223,11 +252,10 @@ class ConvFrontEnd(nn.Module):
         mask = step_mask(lengths, X.shape[1])
         if mask is not None:
             X = X * mask[..., None]
-        # (batch, features, time) in the default layout: with one feature
-        # the transposed strides also read as channels-last, the
-        # convolutions then keep that layout, and batch normalisation runs
-        # 5 to 12 times slower on it (a univariate regression fit: 1.5x the time)
-        X = X.transpose(1, 2).clone(memory_format=torch.contiguous_format)
+        # (batch, features, time) as a view: the blocks compute in
+        # channels-last memory, and their output, transposed back, is the
+        # (batch, time, channels) the recurrent layers read, with no copy
+        X = X.transpose(1, 2)
         for block in self.blocks:
             X, lengths = block(X, lengths)
         return X.transpose(1, 2), lengths
