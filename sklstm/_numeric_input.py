@@ -109,6 +109,7 @@ class _NumericInputMixin:
     _ensemble_combine = None
     # the inner search's rule (see sklstm._auto): the best mean by default
     _search_noise_se = 0.0
+    _search_log_error = False  # judge that noise on log(1 - R²)
     # whether the fit budget holds the search before the ensemble
     # (sklstm._auto.fit_plan)
     _search_first = False
@@ -301,9 +302,7 @@ class _NumericInputMixin:
             batch_size = _auto.search_batch_size(batch_size, epochs, _auto.AUTO_EPOCHS, n_fold)
         single = clone(self).set_params(
             **learned, n_networks=1, max_epochs=epochs, callbacks=None, verbose=0,
-            batch_size=batch_size,
-            checkpoint_dir=None,
-            warm_start=False, accelerator=None,
+            batch_size=batch_size, checkpoint_dir=None, warm_start=False, accelerator=None,
         )
         n_tasks = search_size(grid, self._sequential_search) * _auto.SEARCH_FOLDS
         workers = 1 if self._search_draws_random_numbers() else worker_count(
@@ -313,7 +312,7 @@ class _NumericInputMixin:
             single, grid, X_seq, y, cv=search_folds(self, y, self._seed),
             sample_weight=None if sample_weight is None else sample_weight.numpy(),
             verbose=self.verbose, n_workers=workers, noise_se=self._search_noise_se,
-            sequential=self._sequential_search,
+            log_error=self._search_log_error, sequential=self._sequential_search,
         )
 
     def _search_draws_random_numbers(self):

@@ -107,6 +107,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
     }
     _ensemble_combine = "mean"
     _search_noise_se = _auto.REGRESSION_SEARCH_NOISE_SE
+    _search_log_error = True
     _search_first = True
     _sequential_search = True
     # in saved files: how targets were scaled for training

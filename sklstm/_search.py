@@ -22,7 +22,7 @@ def search_folds(estimator, y, seed):
 
 
 def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
-                 n_workers=1, noise_se=0.0, sequential=False):
+                 n_workers=1, noise_se=0.0, log_error=False, sequential=False):
     """Cross-validate ``estimator`` with each combination of ``grid``.
 
     What :class:`~sklearn.model_selection.GridSearchCV` with ``refit=False``
@@ -54,6 +54,9 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
     noise_se : float, default=0.0
         Above 0, a candidate other than the first is chosen only where it
         beats the first beyond the folds' noise (:func:`best_beyond_noise`).
+    log_error : bool, default=False
+        Judge that noise on the log of each fold's unexplained share,
+        ``log(1 - score)``, for R² scores (:func:`best_beyond_noise`).
     sequential : bool, default=False
         Choose one parameter after the other, in the grid's order, instead
         of trying every combination: the first values of all, and the other
@@ -112,12 +115,12 @@ def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
             # this step's candidates against the one chosen so far (first)
             others = [c for c in step if c != chosen]
             rows = [candidates.index(c) for c in [chosen, *others]]
-            chosen = candidates[rows[best_beyond_noise(scores[rows], noise_se)]]
+            chosen = candidates[rows[best_beyond_noise(scores[rows], noise_se, log_error)]]
         best = chosen
     else:
         candidates = list(ParameterGrid(grid))
         scores = cross_validate(candidates)
-        best = candidates[best_beyond_noise(scores, noise_se)]
+        best = candidates[best_beyond_noise(scores, noise_se, log_error)]
     means = scores.mean(axis=1)
     results = {
         "params": candidates,
@@ -155,7 +158,7 @@ def n_candidates(grid, sequential=False):
     return len(ParameterGrid(grid))
 
 
-def best_beyond_noise(scores, noise_se):
+def best_beyond_noise(scores, noise_se, log_error=False):
     """Index of the candidate chosen from ``scores`` of shape
     ``(n_candidates, n_folds)`` (the same folds for each; higher is better):
     the best mean among the first candidate (the simplest) and those that
@@ -164,12 +167,24 @@ def best_beyond_noise(scores, noise_se):
     above zero. With ``noise_se=0``, the best mean, the first of equal ones
     (:class:`GridSearchCV`'s choice).
 
+    With ``log_error``, for R² scores, the differences are those of
+    ``-log(1 - score)``: the log of the ratio of the two candidates' mean
+    squared errors on each fold (each fold's variance of the targets
+    cancels). On R² itself, one fold where the first candidate fails (R²
+    -0.16 against 0.71 and 0.78 on the others) spreads the differences so
+    widely that a candidate better on every fold (R² 0.93, 0.92 and 0.95)
+    did not count as beyond the noise; as ratios of errors it does.
+
     >>> scores = np.array([[0.80, 0.90, 0.70], [1.0, 0.85, 0.85], [0.88, 0.98, 0.78]])
     >>> best_beyond_noise(scores, noise_se=2), best_beyond_noise(scores, noise_se=0)
     (2, 1)
+    >>> r2 = np.array([[-0.157, 0.710, 0.778], [0.929, 0.916, 0.952]])
+    >>> best_beyond_noise(r2, noise_se=2), best_beyond_noise(r2, 2, log_error=True)
+    (0, 1)
     """
     scores = np.asarray(scores, dtype=float)
-    diffs = scores - scores[0]
+    compared = -np.log(np.maximum(1.0 - scores, 1e-12)) if log_error else scores
+    diffs = compared - compared[0]
     n_folds = scores.shape[1]
     se = diffs.std(axis=1, ddof=1) / np.sqrt(n_folds) if n_folds > 1 else 0 * diffs[:, 0]
     gain = diffs.mean(axis=1)

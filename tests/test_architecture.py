@@ -238,7 +238,7 @@ def _fake_search(monkeypatch, cv_scores):
     names the fits the search would make."""
 
     def inner_search(estimator, grid, X, y, *, cv, sample_weight=None, verbose=0,
-                     n_workers=1, noise_se=0.0, sequential=False):
+                     n_workers=1, noise_se=0.0, log_error=False, sequential=False):
         params = list(ParameterGrid(grid))
         fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
         means = np.array([

@@ -237,6 +237,25 @@ def test_the_search_keeps_the_simplest_within_the_folds_noise():
     assert SequenceClassifier._search_noise_se == 0
 
 
+def test_the_regressors_search_judges_the_noise_on_ratios_of_errors():
+    # R² of the network alone and of a path on the same three folds (a
+    # regressor's search on mixture spectra): the network failed on one
+    # fold, and on R² the spread of the differences hides a gain on every
+    # fold; as log ratios of the folds' squared errors it is beyond the noise
+    failed_fold = np.array([[-0.157, 0.710, 0.778], [0.929, 0.916, 0.952]])
+    assert best_beyond_noise(failed_fold, 2) == 0
+    assert best_beyond_noise(failed_fold, 2, log_error=True) == 1
+    # gains within the noise stay within it: a path that loses two folds of
+    # three (CardanoSentiment's) and one that wins by a hair on each
+    mixed = np.array([[0.195, -1.086, -0.027], [0.086, -1.089, -0.191]])
+    assert best_beyond_noise(mixed, 2, log_error=True) == 0
+    close = np.array([[0.9996, 0.9998, 0.9997], [0.9998, 0.9996, 0.9998]])
+    assert best_beyond_noise(close, 2, log_error=True) == 0
+    # an exact fit (R² 1) does not divide by zero
+    assert best_beyond_noise(np.array([[0.5, 0.6, 0.5], [1.0, 1.0, 1.0]]), 2, True) == 1
+    assert SequenceRegressor._search_log_error and not SequenceClassifier._search_log_error
+
+
 
 def test_the_sequential_search_chooses_one_parameter_after_the_other():
     from sklearn.linear_model import LogisticRegression
