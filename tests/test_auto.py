@@ -416,3 +416,24 @@ def test_fit_plan_counts_auto_differences_as_the_widest_candidate(monkeypatch):
     widest = _auto.epoch_work(30, 40, n_features=24, n_conv_layers=1, num_hidden=4)
     assert seen[0] == (3, widest)
     assert clf.fit_plan_["search"] and clf.input_differences_ in (0, 1, 2)
+
+
+def test_the_regressor_hands_its_noise_rule_to_the_search(monkeypatch):
+    # the regressor's inner search runs with the noise rule on log(1 - R²):
+    # what it hands inner_search, not only its class attributes
+    import sklstm._numeric_input
+
+    seen = []
+
+    def recording_search(estimator, grid, X, y, **kwargs):
+        seen.append((kwargs["noise_se"], kwargs["log_error"]))
+        first = {name: values[0] for name, values in grid.items()}
+        return {"params": [first], "mean_test_score": np.zeros(1),
+                "std_test_score": np.zeros(1), "split_test_scores": np.zeros((1, 3)),
+                "best_params": first}
+
+    monkeypatch.setattr(sklstm._numeric_input, "inner_search", recording_search)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 12, 1))
+    SequenceRegressor(n_networks=1, max_epochs=1, random_state=0).fit(X, X.sum(axis=(1, 2)))
+    assert seen == [(2.0, True)]
