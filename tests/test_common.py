@@ -1,8 +1,11 @@
 """scikit-learn's common estimator checks on every public estimator."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import sklstm._numeric_input
 from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
+from sklstm._search import inner_search
 from sklstm.preprocessing import SequenceScaler, Vocabulary
 
 # small, fast settings: 12 epochs at a higher rate; the classifier and the
@@ -86,11 +89,11 @@ def expected_failed_checks(estimator):
         # cost than the five that n_networks="auto" trains on data this small
         SequenceClassifier(n_networks=2, **{**FEWER_EPOCHS, "batch_size": 32}),
         # one network: the classifier covers the ensemble (its regression mean
-        # is tested in test_ensemble.py); the inner search of two candidates
-        # (summary_points="auto"), not four (test_architecture.py searches
-        # per_sequence_features); 12 epochs, as the others, since every fit
-        # of it trains seven networks (the search's six and the final one)
-        SequenceRegressor(n_networks=1, per_sequence_features=False,
+        # is tested in test_ensemble.py); the summary path set, not searched
+        # (every searched fit trains seven networks: the search's six and the
+        # final one), since the network alone, at 12 epochs, does not pass
+        # check_regressors_train; the searching regressor gets the checks below
+        SequenceRegressor(n_networks=1, per_sequence_features=False, summary_points=10,
                           **{**FEWER_EPOCHS, "batch_size": 32}),
         SequenceTagger(**FEWER_EPOCHS),
         Vocabulary(),
@@ -101,3 +104,48 @@ def expected_failed_checks(estimator):
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# The regressor with its inner search (summary_points="auto": two candidates,
+# not four, as test_architecture.py searches per_sequence_features), through
+# the checks whose data pass through the search's folds: read-only memory
+# maps, other dtypes, lists and data frames, sample weights as lists, a
+# second fit that must give the same model. 12 epochs, as the others, since
+# every fit of it trains seven networks (the search's six and the final one)
+SEARCHED_CHECKS = {
+    "check_regressors_train",
+    "check_estimators_dtypes",
+    "check_regressor_data_not_an_array",
+    "check_sample_weights_list",
+    "check_fit_idempotent",
+    "check_estimators_pickle",
+}
+SEARCHING_REGRESSOR = SequenceRegressor(
+    n_networks=1, per_sequence_features=False, **{**FEWER_EPOCHS, "batch_size": 32}
+)
+
+
+def _check_name(check):
+    return getattr(check, "func", check).__name__
+
+
+# scikit-learn's parametrisation of all the checks, narrowed to those above
+_ALL_CHECKS = parametrize_with_checks([SEARCHING_REGRESSOR])
+
+
+@pytest.mark.parametrize(
+    _ALL_CHECKS.args[0],
+    [(estimator, check) for estimator, check in _ALL_CHECKS.args[1]
+     if _check_name(check) in SEARCHED_CHECKS],
+    **_ALL_CHECKS.kwargs,
+)
+def test_sklearn_compatible_with_the_inner_search(estimator, check, monkeypatch):
+    searches = []
+
+    def counted(*args, **kwargs):
+        searches.append(1)
+        return inner_search(*args, **kwargs)
+
+    monkeypatch.setattr(sklstm._numeric_input, "inner_search", counted)
+    check(estimator)
+    assert searches, "no fit of the check ran the inner search"
