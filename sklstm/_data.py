@@ -97,6 +97,62 @@ def pad_sequences(arrays, dtype):
     return padded, lengths
 
 
+def _finite(validate, *args, **kwargs):
+    """``validate(*args, **kwargs)`` (scikit-learn's ``check_array`` or
+    ``validate_data``), its error about NaN or infinity replaced by one
+    that says where they are and what to do: NaN at the end of sequences
+    is the padding of sequences of different lengths (tslearn's layout,
+    for one), which sklstm takes as a list of arrays instead."""
+    try:
+        return validate(*args, **kwargs)
+    except ValueError as error:
+        if "NaN" not in str(error) and "infinity" not in str(error):
+            raise
+        X = args[-1]
+        try:
+            values = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise error from None
+        raise ValueError(_non_finite_message(values)) from error
+
+
+def _non_finite_message(values):
+    """What is wrong with the float64 array ``values`` ``(n, T)`` or ``(n,
+    T, n_features)`` that is not finite in float32, and the fix."""
+    example = ("[x[~np.isnan(x).any(axis=-1)] for x in X]" if values.ndim == 3
+               else "[x[~np.isnan(x)] for x in X]")
+    if values.ndim == 2:
+        values = values[:, :, None]
+    missing = np.isnan(values)
+    if missing.any():
+        steps = missing.any(axis=2)  # (n, T): a step with any NaN
+        seq, step = np.argwhere(steps)[0]
+        # padding: whole steps of NaN from some step to the end, after at
+        # least one real step, and some sequence as long as X (unpadded)
+        padded = steps.any(axis=1)
+        ends = np.flip(np.logical_and.accumulate(np.flip(missing.all(axis=2), 1), axis=1), 1)
+        if (steps == ends).all() and not steps[:, 0].any() and not padded.all():
+            return (
+                f"X contains NaN at the end of {int(padded.sum())} of its {len(values)} "
+                "sequences, as padding to a common length does. Pass sequences of "
+                "different lengths as a list of (T_i, n_features) arrays without "
+                f"the padding, for example {example}."
+            )
+        return (
+            f"X contains NaN (first in sequence {seq}, step {step}); every step "
+            "is read. Impute or drop the missing values before calling the "
+            "estimator, for example with sklearn.impute.SimpleImputer on "
+            "X.reshape(-1, n_features)."
+        )
+    big = ~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max)
+    seq, step = np.argwhere(big.any(axis=2))[0]
+    return (
+        f"X contains infinity or a value beyond float32's range, about 3.4e38 "
+        f"(first in sequence {seq}, step {step}); replace such values, or "
+        "rescale X, before calling the estimator."
+    )
+
+
 def check_sequences(estimator, X, *, reset):
     """Validate numeric sequence input.
 
@@ -138,7 +194,7 @@ def check_sequences(estimator, X, *, reset):
             "axes into features with X.reshape(n_samples, n_timesteps, -1)."
         )
     if ndim == 3:
-        X = check_array(X, allow_nd=True, dtype=np.float32, estimator=estimator)
+        X = _finite(check_array, X, allow_nd=True, dtype=np.float32, estimator=estimator)
         if reset:
             estimator._tabular = False
             estimator.n_features_in_ = X.shape[2]
@@ -149,13 +205,13 @@ def check_sequences(estimator, X, *, reset):
             )
     elif estimator._tabular_2d if reset else estimator._tabular:
         # 2-D data: columns are time steps, validated as scikit-learn does
-        X = validate_data(estimator, X, reset=reset, dtype=np.float32)
+        X = _finite(validate_data, estimator, X, reset=reset, dtype=np.float32)
         if reset:
             estimator._tabular = True
         X = X[:, :, None]
     else:
         # 2-D data as univariate sequences of any length
-        X = check_array(X, dtype=np.float32, estimator=estimator)
+        X = _finite(check_array, X, dtype=np.float32, estimator=estimator)
         if reset:
             estimator._tabular = False
             estimator.n_features_in_ = 1

@@ -348,7 +348,14 @@ def test_verbose_prints_epoch_table(bits, capsys):
 @pytest.mark.parametrize(
     "X, y, error, match",
     [
-        (np.array([[0.0, np.nan]] * 4), [0, 1, 0, 1], ValueError, "NaN"),
+        (np.array([[0.0, np.nan]] * 4), [0, 1, 0, 1], ValueError,
+         r"X contains NaN \(first in sequence 0, step 1\).*SimpleImputer"),
+        # NaN padding (tslearn's layout for different lengths): the list to pass
+        (np.array([[0.0, 1.0, np.nan], [0.0, 1.0, 2.0]] * 2), [0, 1, 0, 1], ValueError,
+         r"NaN at the end of 2 of its 4 sequences.*\[x\[~np.isnan\(x\)\] for x in X\]"),
+        (np.stack([np.c_[np.ones(3), np.r_[1.0, np.nan, 1.0]]] * 4), [0, 1, 0, 1],
+         ValueError, r"first in sequence 0, step 1"),
+        (np.array([[0.0, 1e39]] * 4), [0, 1, 0, 1], ValueError, "beyond float32's range"),
         (np.array([[0.0, np.inf]] * 4), [0, 1, 0, 1], ValueError, "infinity"),
         (np.empty((0, 5)), [], ValueError, "0 sample"),
         ([], [], ValueError, "empty"),
@@ -406,6 +413,13 @@ def test_bad_input_at_predict(bits, ragged):
         clf.predict([np.ones((3, 2)), np.ones((4, 1))])
     with pytest.raises(ValueError, match="pass a 3-D array"):
         clf.predict(np.ones((4, 5)))
+    # sequences of different lengths padded with NaN: the list to pass instead
+    padded = np.ones((3, 5, 2))
+    padded[1, 3:] = np.nan
+    with pytest.raises(ValueError, match=r"NaN at the end of 1 of its 3 sequences"):
+        clf.predict(padded)
+    unpadded = [x[~np.isnan(x).any(axis=-1)] for x in padded]  # as the message says
+    assert clf.predict(unpadded).shape == (3,)
 
 
 def test_warm_start_keeps_vocabulary_and_input_layout():
