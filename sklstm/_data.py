@@ -110,15 +110,31 @@ def _finite(validate, *args, **kwargs):
             raise
         X = args[-1]
         try:
-            values = np.asarray(X, dtype=np.float64)
+            message = _non_finite_message(np.asarray(X, dtype=np.float64))
         except (TypeError, ValueError):
-            raise error from None
-        raise ValueError(_non_finite_message(values)) from error
+            message = None
+        if message is None:
+            raise
+        raise ValueError(message) from error
 
 
 def _non_finite_message(values):
     """What is wrong with the float64 array ``values`` ``(n, T)`` or ``(n,
-    T, n_features)`` that is not finite in float32, and the fix."""
+    T, n_features)`` that is not finite in float32, and the fix; None if
+    nothing is.
+
+    >>> X = np.array([[1.0, 2.0, np.nan], [1.0, 2.0, 3.0]])
+    >>> print(_non_finite_message(X))  # doctest: +NORMALIZE_WHITESPACE
+    X contains NaN at the end of 1 of its 2 sequences, as padding to a
+    common length does. Pass sequences of different lengths as a list of
+    (T_i, n_features) arrays without the padding, for example
+    [x[~np.isnan(x)] for x in X].
+    >>> print(_non_finite_message(np.array([[1.0, np.nan, 3.0]])))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    X contains NaN (first in sequence 0, step 1); every step is read. Impute
+    or drop the missing values before calling the estimator, for example
+    with sklearn.impute.SimpleImputer on X.reshape(-1, n_features).
+    """
     example = ("[x[~np.isnan(x).any(axis=-1)] for x in X]" if values.ndim == 3
                else "[x[~np.isnan(x)] for x in X]")
     if values.ndim == 2:
@@ -145,6 +161,8 @@ def _non_finite_message(values):
             "X.reshape(-1, n_features)."
         )
     big = ~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max)
+    if not big.any():
+        return None
     seq, step = np.argwhere(big.any(axis=2))[0]
     return (
         f"X contains infinity or a value beyond float32's range, about 3.4e38 "
