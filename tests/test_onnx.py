@@ -127,6 +127,22 @@ def test_regressor_with_a_summary_path(tmp_path):
     np.testing.assert_allclose(pred, reg.predict(RAGGED), rtol=1e-5, atol=1e-5)
 
 
+def test_summary_path_graph_holds_every_length(tmp_path):
+    # fitted on series of exactly summary_points steps (in torch, the path
+    # then reads the steps as they are) and traced on 8 steps (no series
+    # longer than the points): the graph still resamples and averages
+    # whatever lengths it is given
+    X = np.stack([x[:2].repeat(5, axis=0) for x in RAGGED])  # (40, 10, 2)
+    y = X[:, :, 0].sum(axis=1)
+    reg = SequenceRegressor(**ONE, summary_points=10).fit(X, y)
+    session = _session(reg, tmp_path)
+    (pred,) = session.run(None, dict(zip(["X", "lengths"], _padded(X))))
+    np.testing.assert_allclose(pred, reg.predict(X), rtol=1e-5, atol=1e-5)
+    longer = [x for x in RAGGED if len(x) > 10]
+    (pred,) = session.run(None, dict(zip(["X", "lengths"], _padded(longer))))
+    np.testing.assert_allclose(pred, reg.predict(longer), rtol=1e-5, atol=1e-5)
+
+
 def test_regressor_with_slopes_over_a_share_of_long_series(tmp_path):
     # difference_lag="auto" on series longer than 112 steps: the per-sequence
     # copies' slopes and the differences over the learned lag, in the graph

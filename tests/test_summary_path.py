@@ -16,6 +16,23 @@ from sklstm.nn._heads import resample
 FAST = dict(num_hidden=8, max_epochs=2, n_networks=1, random_state=0)
 
 
+@pytest.mark.parametrize("mode", ["interpolate", "mean"])
+@pytest.mark.parametrize(
+    "n_steps, ragged, n_points",
+    [(12, False, 12), (12, True, 12), (8, True, 12), (8, False, 12), (20, True, 12)],
+)
+def test_resample_shortcuts_give_the_full_computation(monkeypatch, mode, n_steps,
+                                                      ragged, n_points):
+    # in eager mode, series of exactly n_points steps are read as they are,
+    # and no means are computed where no series is longer than n_points;
+    # a recorded graph (ONNX) computes everything: the same values
+    X = torch.randn(5, n_steps, 3, generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor([n_steps, 3, n_steps - 1, 2, n_steps]) if ragged else None
+    eager = resample(X, lengths, n_points, mode)
+    monkeypatch.setattr("sklstm.nn._heads.recording", lambda: True)
+    assert torch.equal(eager, resample(X, lengths, n_points, mode))
+
+
 def test_resample_reads_real_steps_only():
     torch.manual_seed(0)
     lengths = torch.tensor([7, 2, 1])

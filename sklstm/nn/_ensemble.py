@@ -8,6 +8,7 @@ from torch import nn
 
 from .._threads import map_in_threads, worker_count
 from ._network import NetworkOutputs, RecurrentNetwork
+from ._tensors import recording
 
 
 class NetworkEnsemble(nn.Module):
@@ -121,8 +122,7 @@ class NetworkEnsemble(nn.Module):
         [(5, 4), (5, 4), (5, 4)]
         """
         device = next(self.parameters()).device.type
-        traced = torch.jit.is_tracing() or torch.compiler.is_compiling()
-        workers = 1 if traced else worker_count(len(self.networks), device)
+        workers = 1 if recording() else worker_count(len(self.networks), device)
         return map_in_threads(fn, self.networks, workers)
 
     @property

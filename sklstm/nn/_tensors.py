@@ -5,6 +5,13 @@ import torch
 from torch.nn import functional as F
 
 
+def recording():
+    """Whether torch is recording a graph (an ONNX export's trace, or
+    ``torch.compile``): a part must then run the computation that holds for
+    every input, not a shortcut that holds for this one's shapes."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
 def map_state(fn, state):
     """Apply ``fn`` to a recurrent state: a tensor, or a tuple (LSTM's h and c)."""
     return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
