@@ -226,8 +226,9 @@ def resample(X, lengths, n_points, mode="interpolate"):
     # the means of whole-step bins, from prefix sums in float64 (a sum that
     # rounds the same whatever follows it: padding cannot change a mean);
     # the sums never reach past a sequence's last real step. Computed for
-    # every batch, not only for one longer than n_points: an ONNX export
-    # traces one batch, and its graph must hold both
+    # every batch that may hold a longer sequence, and always while a graph
+    # is recorded: an ONNX export traces one batch, and its graph must hold
+    # both
     sums = torch.cat([X.new_zeros(batch, 1, X.shape[2], dtype=torch.float64),
                       X.double().cumsum(1)], dim=1)
     edge = torch.arange(n_points + 1, device=X.device)[None] * length[:, None] // n_points
