@@ -48,20 +48,22 @@ class _MaskedBatchNorm1d(nn.BatchNorm1d):
         elif not self.training or mask is None:
             out = super().forward(steps.reshape(-1, steps.shape[-1]))
         elif X.device.type == "cpu" and float(mask.float().mean()) < _SUMS_FROM_REAL_SHARE:
-            return self._gathered(X, mask)
+            out = self._gathered(steps, mask)
         else:
-            return self._summed(X, mask)
+            out = self._summed(steps, mask)
         return out.view(steps.shape).transpose(1, 2)
 
-    def _gathered(self, X, mask):
-        steps = X.transpose(1, 2)  # (batch, time, channels)
+    def _gathered(self, steps, mask):
+        """``(batch, time, channels)`` steps: the real ones normalised, the
+        others zero."""
         normed = super().forward(steps[mask])  # float32 under autocast
         out = steps.new_zeros(steps.shape, dtype=normed.dtype)
         out[mask] = normed
-        return out.transpose(1, 2)
+        return out
 
-    def _summed(self, X, mask):
-        steps = X.transpose(1, 2)  # (batch, time, channels)
+    def _summed(self, steps, mask):
+        """``(batch, time, channels)`` steps, all normalised by the real
+        ones' statistics."""
         if steps.dtype in (torch.float16, torch.bfloat16):
             steps = steps.float()  # statistics in float32, as batch_norm's under autocast
         kept = mask[..., None].to(steps.dtype)
@@ -82,7 +84,7 @@ class _MaskedBatchNorm1d(nn.BatchNorm1d):
         if self.affine:
             scale = scale * self.weight
         out = centred * scale
-        return (out + self.bias if self.affine else out).transpose(1, 2)
+        return out + self.bias if self.affine else out
 
 
 class _Conv1d(nn.Conv1d):
