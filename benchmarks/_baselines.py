@@ -12,22 +12,25 @@ import torch
 from sklstm.nn import RecurrentNetwork
 
 
-def plain_fit(X, y, *, module_params, epochs, batch_size, lr, loss_fn, seed=0):
+def plain_fit(X, y, *, module_params, epochs, batch_size, lr, loss_fn, seed=0,
+              device="cpu"):
     """Shuffled mini-batches, Adam with a one-cycle schedule (sklstm's defaults).
 
     ``module_params`` builds the same :class:`RecurrentNetwork` as the
     estimator compared (``est.net_.get_params_for("module")``), input
-    standardisation included."""
+    standardisation included. On ``device``, with the data there from the
+    start (as sklstm moves each batch, the loop moves nothing but indices);
+    it returns once the device has finished."""
     torch.manual_seed(seed)
-    module = RecurrentNetwork(**module_params)
+    module = RecurrentNetwork(**module_params).to(device)
     opt = torch.optim.Adam(module.parameters(), lr=lr, fused=True)
     steps = epochs * -(-len(X) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    Xt = torch.from_numpy(X.astype(np.float32)[:, :, None])
-    yt = torch.from_numpy(y)
+    Xt = torch.from_numpy(X.astype(np.float32)[:, :, None]).to(device)
+    yt = torch.from_numpy(y).to(device)
     module.train()
     for _ in range(epochs):
-        perm = torch.randperm(len(Xt))
+        perm = torch.randperm(len(Xt)).to(device)
         for start in range(0, len(Xt), batch_size):
             idx = perm[start : start + batch_size]
             opt.zero_grad()
@@ -35,7 +38,15 @@ def plain_fit(X, y, *, module_params, epochs, batch_size, lr, loss_fn, seed=0):
             loss.backward()
             opt.step()
             sched.step()
+    synchronize(device)
     return module
+
+
+def synchronize(device):
+    """Wait for ``device``'s queued work (timings of an accelerator)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def plain_fit_bptt(stream, target, *, n_outputs, epochs, n_columns, bptt, lr,

@@ -38,13 +38,16 @@ from sklstm.datasets import make_bit_counting
 SETTINGS = dict(cell="lstm", num_hidden=24, max_epochs=80, random_state=0)
 
 
-def plain_pytorch_predict(module, X, batch_size):
+def plain_pytorch_predict(module, X, batch_size, device="cpu"):
+    """The classes ``module`` (on ``device``) predicts for the strings ``X``,
+    in batches moved to the device one at a time, as sklstm moves them."""
     module.eval()
     Xt = torch.from_numpy(X.astype(np.float32)[:, :, None])
     out = []
     with torch.inference_mode():
         for start in range(0, len(Xt), batch_size):
-            out.append(module(Xt[start : start + batch_size]).argmax(1))
+            batch = Xt[start : start + batch_size].to(device)
+            out.append(module(batch).argmax(1).cpu())
     return torch.cat(out).numpy()
 
 

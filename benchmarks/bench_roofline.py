@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 import torch
+from _baselines import synchronize
 from torch.utils.flop_counter import FlopCounterMode
 
 from sklstm import SequenceClassifier
@@ -35,26 +36,41 @@ from sklstm.datasets import make_bit_counting
 
 def counted_flops(module, X, lengths=None, *, backward):
     """Floating-point operations of ``module`` on one batch (forward, and
-    with ``backward`` the backward pass of a sum of its outputs)."""
+    with ``backward`` the backward pass of a sum of its outputs).
+
+    With one torch thread, so that an ensemble evaluates its networks in
+    this thread, where the counter sees them (it counts this thread's
+    operations only; with two, the networks predict side by side)."""
     module.train(backward)
-    with torch.backends.mkldnn.flags(enabled=False), FlopCounterMode(display=False) as count:
-        out = module(X, lengths)
-        if backward:
-            out.float().sum().backward()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        # the fused kernels of oneDNN and cuDNN are invisible to the counter
+        with torch.backends.mkldnn.flags(enabled=False), \
+                torch.backends.cudnn.flags(enabled=False), \
+                FlopCounterMode(display=False) as count:
+            out = module(X, lengths)
+            if backward:
+                out.float().sum().backward()
+    finally:
+        torch.set_num_threads(threads)
     module.zero_grad(set_to_none=True)
     module.eval()
     return count.get_total_flops()
 
 
-def mm_rate(m, k, n, seconds=1.0):
-    """Sustained GFLOP/s of ``torch.mm`` of (m, k) by (k, n) float32."""
-    a, b = torch.randn(m, k), torch.randn(k, n)
+def mm_rate(m, k, n, seconds=1.0, device="cpu", dtype=torch.float32):
+    """Sustained GFLOP/s of ``torch.mm`` of (m, k) by (k, n) on ``device``."""
+    a = torch.randn(m, k, device=device, dtype=dtype)
+    b = torch.randn(k, n, device=device, dtype=dtype)
     for _ in range(10):
         torch.mm(a, b)
+    synchronize(device)
     calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         for _ in range(20):
             torch.mm(a, b)
+        synchronize(device)
         calls += 20
     return 2 * m * k * n * calls / (time.perf_counter() - start) / 1e9
 
@@ -70,6 +86,7 @@ def task(name, clf, X, y, X_test, epochs):
     module = clf.net_.module_
     batch = np.asarray(X[: clf.batch_size], dtype=np.float32)
     batch = torch.from_numpy(batch if batch.ndim == 3 else batch[:, :, None])
+    batch = batch.to(next(module.parameters()).device)
     per_sequence_train = counted_flops(module, batch, backward=True) / len(batch)
     per_sequence_predict = counted_flops(module, batch, backward=False) / len(batch)
     train_flops = per_sequence_train * len(X)
