@@ -29,7 +29,11 @@ the named sets (aeon's bundled copies) to ``.devdata/``, and ``pip
 download --no-deps skorch==1.4.0 -d .whl`` fetches the wheel; there,
 ``pip install --no-index --no-deps --target /tmp/site .whl/*.whl`` and
 ``PYTHONPATH=/tmp/site:. python3 benchmarks/bench_device.py --device cuda
---data .devdata``.
+--data .devdata``. Such a machine brings its own torch and scikit-learn
+(torch 2.11 when last seen, below the 2.13 that pyproject.toml states as
+tested, the only CPU build here; scikit-learn must be 1.6 to 1.9): the
+script prints their versions first, so a run there also says whether
+sklstm works with them.
 """
 
 import argparse
@@ -39,6 +43,8 @@ import time
 
 import bench_roofline as roofline
 import numpy as np
+import sklearn
+import skorch
 import torch
 from _baselines import compare, plain_fit, synchronize
 from bench_bit_counting import SETTINGS, plain_pytorch_predict
@@ -230,8 +236,8 @@ def main():
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"CPU, {torch.get_num_threads()} threads, "
         f"{torch.backends.cpu.get_cpu_capability()}")
-    print(f"torch {torch.__version__}, sklstm {sklstm.__version__}, device {device}: "
-          f"{name}")
+    print(f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, skorch "
+          f"{skorch.__version__}, sklstm {sklstm.__version__}, device {device}: {name}")
     rates = matmul_rates(device)
     checks(device, args.data)
     bit_counting(device, args.quick, args.repeats, rates)
