@@ -106,11 +106,14 @@ def load(name, folder):
 
 
 def matmul_rates(device):
+    """Print torch.mm's rates on ``device``; return the float32 ones at the
+    training step's shape, the prediction step's and the large square."""
     big = 8192 if torch.device(device).type == "cuda" else 2048
     shapes = [(64, 24, 96), (1024, 24, 96), (big, big, big)]
     kinds = [("float32", torch.float32, False), ("bfloat16", torch.bfloat16, False)]
     if torch.device(device).type == "cuda":
         kinds.insert(1, ("float32, TF32", torch.float32, True))
+    float32 = None
     for label, dtype, tf32 in kinds:
         before = torch.backends.cuda.matmul.allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -122,8 +125,8 @@ def matmul_rates(device):
         print(f"torch.mm {label}: " + ", ".join(
             f"{r:.1f} GFLOP/s at {'x'.join(map(str, s))}" for r, s in zip(rates, shapes)
         ))
-    return roofline.mm_rate(64, 24, 96, device=device), roofline.mm_rate(
-        1024, 24, 96, device=device), roofline.mm_rate(big, big, big, device=device)
+        float32 = rates if float32 is None else float32
+    return float32
 
 
 def checks(device, folder):
