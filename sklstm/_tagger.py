@@ -391,5 +391,4 @@ class SequenceTagger(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
-        tags.input_tags.string = True
         return tags

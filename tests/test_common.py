@@ -149,3 +149,17 @@ def test_sklearn_compatible_with_the_inner_search(estimator, check, monkeypatch)
     monkeypatch.setattr(sklstm._numeric_input, "inner_search", counted)
     check(estimator)
     assert searches, "no fit of the check ran the inner search"
+
+
+@pytest.mark.parametrize("Estimator", [SequenceClassifier, SequenceRegressor, SequenceTagger])
+def test_tags_say_what_the_estimators_read(Estimator):
+    # 2-D and 3-D numeric sequences, and texts through a vocabulary; no NaN
+    tags = Estimator().__sklearn_tags__()
+    assert tags.input_tags.two_d_array and tags.input_tags.three_d_array
+    assert tags.input_tags.string
+    assert not tags.input_tags.allow_nan and not tags.input_tags.sparse
+    X = [["the", "cat", "sat"], ["a", "dog"]] * 6
+    y = [0, 1] * 6 if Estimator is not SequenceTagger else [[0, 1, 0], [1, 0]] * 6
+    est = Estimator(num_hidden=4, max_epochs=1, random_state=0).fit(X, y)
+    assert hasattr(est, "vocabulary_")
+    assert len(est.predict(X[:2])) == 2
