@@ -460,13 +460,12 @@ class _BaseSequenceEstimator(BaseEstimator):
         learning rate schedule's effect and the epoch duration (``dur``, s).
         """
         check_is_fitted(self)
-        rows = [
-            {k: v for k, v in epoch.items() if k != "batches"}
-            for epoch in self.net_.history
-        ]
+        history = self.net_.history
+        rows = [{k: v for k, v in e.items() if k != "batches"} for e in history]
         return pd.DataFrame(rows).set_index("epoch")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
+        tags.input_tags.string = True  # texts, read through a vocabulary
         return tags

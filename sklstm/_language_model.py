@@ -604,7 +604,6 @@ class SequenceLanguageModel(_BaseSequenceEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = False
-        tags.input_tags.string = True
         tags.target_tags.required = False
         return tags
 

@@ -85,12 +85,6 @@ class _NumericInputMixin:
     adapt it.
     """
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # texts (strings or token lists) are read through a vocabulary
-        tags.input_tags.string = True
-        return tags
-
     # the fitted state saved in files: field -> attribute
     _saved_fields = {
         "n_features_in_": "n_features_in_",

@@ -4,7 +4,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklstm._numeric_input
-from sklstm import SequenceClassifier, SequenceRegressor, SequenceTagger
+from sklstm import SequenceClassifier, SequenceLanguageModel, SequenceRegressor, SequenceTagger
 from sklstm._search import inner_search
 from sklstm.preprocessing import SequenceScaler, Vocabulary
 
@@ -157,6 +157,7 @@ def test_tags_say_what_the_estimators_read(Estimator):
     tags = Estimator().__sklearn_tags__()
     assert tags.input_tags.two_d_array and tags.input_tags.three_d_array
     assert tags.input_tags.string
+    assert SequenceLanguageModel().__sklearn_tags__().input_tags.string
     assert not tags.input_tags.allow_nan and not tags.input_tags.sparse
     X = [["the", "cat", "sat"], ["a", "dog"]] * 6
     y = [0, 1] * 6 if Estimator is not SequenceTagger else [[0, 1, 0], [1, 0]] * 6
