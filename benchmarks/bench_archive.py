@@ -25,6 +25,17 @@ cross-validation on each training split (no test data is read; ``--no-peers``
 scores sklstm alone). On training splits of a few dozen series one series
 moves such a score by several hundredths; ``--repeats 4`` repeats the
 cross-validation with new folds and averages all of them.
+
+One seed's test accuracy moves by a series or two with the networks'
+starting weights, and MiniRocket's with its random kernels::
+
+    .venv/bin/python benchmarks/bench_archive.py --seeds 10 --datasets GunPoint \
+        ItalyPowerDemand ArrowHead BasicMotions OSULeaf
+
+fits sklstm and each peer that has a ``random_state`` with seeds 0 to 9
+(1NN-DTW has none and is fitted once), reports each set's mean over the
+seeds and, over the five sets named in issue 29, each seed's mean, their
+spread and the paired difference between sklstm and MiniRocket.
 """
 
 import argparse
@@ -136,44 +147,65 @@ def evaluations(name, n_splits=0, n_repeats=1):
         yield _select(X, train), y[train], _select(X, valid), y[valid]
 
 
-def run(names, params, with_peers, n_splits=0, n_repeats=1):
+def _seeded(model, seed):
+    """A fresh copy of ``model`` with ``random_state=seed``, or ``None``
+    for seeds after the first where it has no ``random_state`` (the same
+    fit again)."""
+    if "random_state" in model.get_params():
+        return clone(model).set_params(random_state=seed)
+    return clone(model) if seed == 0 else None
+
+
+def run(names, params, with_peers, n_splits=0, n_repeats=1, n_seeds=1):
     """Score sklstm (and the peers) on each data set: on the test split, or
-    averaged over the folds of ``evaluations``."""
+    averaged over the folds of ``evaluations``, and over ``n_seeds`` seeds
+    (each row's ``"<model> seeds"``: the mean of each seed's folds)."""
     rows = []
     for name in names:
         regression = name in REGRESSION
         models = {"sklstm": (sklstm_model(regression, params), channels_last)}
         if with_peers:
             models.update({k: (m, None) for k, m in peers(name, regression).items()})
-        scores = {label: [] for label in models}
+        scores = {label: [[] for _ in range(n_seeds)] for label in models}
         seconds = {label: [] for label in models}
         for X, y, X_eval, y_eval in evaluations(name, n_splits, n_repeats):
             for label, (model, convert) in models.items():
                 Xa, Xb = (convert(X), convert(X_eval)) if convert else (X, X_eval)
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        score, s = timed_fit_score(
-                            clone(model), Xa, y, Xb, y_eval, regression
-                        )
-                except Exception as exc:  # a peer that cannot read this data set
-                    if label == "sklstm":
-                        raise
-                    print(f"  {label} on {name}: {type(exc).__name__}: {exc}"[:200])
-                    score, s = float("nan"), float("nan")
-                scores[label].append(score)
-                seconds[label].append(s)
+                for seed in range(n_seeds):
+                    seeded = _seeded(model, seed)
+                    if seeded is None:
+                        scores[label][seed].append(scores[label][0][-1])
+                        continue
+                    try:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            score, s = timed_fit_score(seeded, Xa, y, Xb, y_eval, regression)
+                    except Exception as exc:  # a peer that cannot read this data set
+                        if label == "sklstm":
+                            raise
+                        print(f"  {label} on {name}: {type(exc).__name__}: {exc}"[:200])
+                        score, s = float("nan"), float("nan")
+                    scores[label][seed].append(score)
+                    seconds[label].append(s)
         row = {"data set": name}
         for label in models:
-            row[label] = float(np.mean(scores[label]))
+            per_seed = [float(np.mean(folds)) for folds in scores[label]]
+            row[label] = float(np.mean(per_seed))
             row[f"{label} s"] = float(np.mean(seconds[label]))
-        print("  " + ", ".join(f"{k}: {_fmt(v)}" for k, v in row.items()), flush=True)
+            row[f"{label} seeds"] = per_seed
+        print("  " + ", ".join(f"{k}: {_fmt(v)}" for k, v in row.items()
+                               if not k.endswith(" seeds")), flush=True)
         rows.append(row)
     return rows
 
 
+def _labels(row):
+    """The models of a row of :func:`run`."""
+    return [k for k in row if k != "data set" and not k.endswith((" s", " seeds"))]
+
+
 def print_table(kind, rows):
-    labels = [k for k in rows[0] if k != "data set" and not k.endswith(" s")]
+    labels = _labels(rows[0])
     print(f"| data set ({kind}) | "
           + " | ".join(f"{k} | {k} fit s" for k in labels) + " |")
     print("|---" * (1 + 2 * len(labels)) + "|")
@@ -198,12 +230,16 @@ def main():
                         help="repeat the cross-validation with new folds (less "
                         "noise on small training splits)")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="fit with random_state 0 to N - 1 and average")
     args = parser.parse_args()
     params = json.loads(args.set)
     print(f"sklstm parameters: {params or 'defaults'}"
           + (f"; {args.cv}-fold CV on the training splits" if args.cv else "")
-          + (f", {args.repeats} times" if args.cv and args.repeats > 1 else ""))
-    rows = run(args.datasets, params, not args.no_peers, args.cv, args.repeats)
+          + (f", {args.repeats} times" if args.cv and args.repeats > 1 else "")
+          + (f"; seeds 0 to {args.seeds - 1}" if args.seeds > 1 else ""))
+    rows = run(args.datasets, params, not args.no_peers, args.cv, args.repeats,
+               args.seeds)
     print()
     for kind, regression in (("accuracy", False), ("RMSE", True)):
         group_rows = [r for r in rows if (r["data set"] in REGRESSION) == regression]
@@ -211,10 +247,26 @@ def main():
             print_table(kind, group_rows)
     equal = [r for r in rows if r["data set"] in EQUAL_LENGTH]
     if equal:
-        labels = [k for k in equal[0] if k != "data set" and not k.endswith(" s")]
+        labels = _labels(equal[0])
         means = {k: np.mean([r[k] for r in equal]) for k in labels}
         print("mean accuracy over " + ", ".join(r["data set"] for r in equal) + ": "
               + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
+        if args.seeds > 1:
+            print_seeds(equal, labels)
+
+
+def print_seeds(rows, labels):
+    """Each seed's mean over ``rows``, their spread, and the paired
+    difference of sklstm's from MiniRocket's (seed by seed)."""
+    per_seed = {k: np.mean([r[f"{k} seeds"] for r in rows], axis=0) for k in labels}
+    for k, means in per_seed.items():
+        print(f"{k}: each seed's mean {np.round(means, 4).tolist()}; mean "
+              f"{means.mean():.4f}, sd {means.std(ddof=1):.4f}, "
+              f"{means.min():.4f} to {means.max():.4f}")
+    if "MiniRocket" in per_seed:
+        diff = per_seed["sklstm"] - per_seed["MiniRocket"]
+        print(f"sklstm - MiniRocket, paired by seed: {diff.mean():+.4f} "
+              f"(standard error {diff.std(ddof=1) / np.sqrt(len(diff)):.4f})")
 
 
 if __name__ == "__main__":
