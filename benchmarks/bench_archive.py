@@ -179,7 +179,9 @@ def run(names, params, with_peers, n_splits=0, n_repeats=1, n_seeds=1):
                     try:
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore")
-                            score, s = timed_fit_score(seeded, Xa, y, Xb, y_eval, regression)
+                            score, s = timed_fit_score(
+                                seeded, Xa, y, Xb, y_eval, regression
+                            )
                     except Exception as exc:  # a peer that cannot read this data set
                         if label == "sklstm":
                             raise

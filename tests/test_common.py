@@ -157,10 +157,16 @@ def test_tags_say_what_the_estimators_read(Estimator):
     tags = Estimator().__sklearn_tags__()
     assert tags.input_tags.two_d_array and tags.input_tags.three_d_array
     assert tags.input_tags.string
-    assert SequenceLanguageModel().__sklearn_tags__().input_tags.string
     assert not tags.input_tags.allow_nan and not tags.input_tags.sparse
     X = [["the", "cat", "sat"], ["a", "dog"]] * 6
     y = [0, 1] * 6 if Estimator is not SequenceTagger else [[0, 1, 0], [1, 0]] * 6
     est = Estimator(num_hidden=4, max_epochs=1, random_state=0).fit(X, y)
     assert hasattr(est, "vocabulary_")
     assert len(est.predict(X[:2])) == 2
+
+
+def test_the_language_model_reads_texts_only():
+    tags = SequenceLanguageModel().__sklearn_tags__()
+    assert tags.input_tags.string
+    assert not tags.input_tags.two_d_array and not tags.input_tags.three_d_array
+    assert not tags.target_tags.required
