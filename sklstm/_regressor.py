@@ -250,9 +250,17 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
     def _fit(self, X, y, sample_weight):
         self._require_y(y, "one target (or row of targets) per sequence")
         X, lengths = self._check_X(X, reset=True)
-        y = check_array(
-            y, ensure_2d=False, dtype=np.float32, input_name="y", estimator=self
-        )
+        try:
+            y = check_array(
+                y, ensure_2d=False, dtype=np.float32, input_name="y", estimator=self
+            )
+        except ValueError as exc:
+            if "convert" not in str(exc):
+                raise
+            raise ValueError(
+                f"y holds values that are not numbers ({exc}); SequenceRegressor "
+                "predicts numbers: for class labels, use SequenceClassifier."
+            ) from exc
         if y.ndim > 2:
             raise ValueError(
                 f"y has {y.ndim} dimensions; SequenceRegressor needs y shaped "

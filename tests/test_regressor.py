@@ -64,6 +64,7 @@ def test_pickle_round_trip():
         (np.zeros((4, 2, 2)), "y has 3 dimensions|Found array with dim 3"),
         (np.zeros(3), "inconsistent numbers of samples"),
         (None, "requires y to be passed"),
+        (np.array(["a", "b", "a", "b"]), "not numbers .*for class labels, use SequenceClassifier"),
     ],
 )
 def test_bad_targets(y, match):
