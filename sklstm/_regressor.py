@@ -255,7 +255,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
                 y, ensure_2d=False, dtype=np.float32, input_name="y", estimator=self
             )
         except ValueError as exc:
-            if "convert" not in str(exc):
+            if not _holds_text(y):
                 raise
             raise ValueError(
                 f"y holds values that are not numbers ({exc}); SequenceRegressor "
@@ -306,3 +306,11 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _holds_text(y):
+    """Whether the targets ``y`` hold strings (class labels, not numbers)."""
+    values = np.asarray(y)
+    if values.dtype.kind in "US":
+        return True
+    return values.dtype.kind == "O" and any(isinstance(v, str) for v in values.ravel())

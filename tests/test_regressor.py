@@ -65,6 +65,7 @@ def test_pickle_round_trip():
         (np.zeros(3), "inconsistent numbers of samples"),
         (None, "requires y to be passed"),
         (np.array(["a", "b", "a", "b"]), "not numbers .*for class labels, use SequenceClassifier"),
+        (np.array([1.0, "b", 2.0, 3.0], dtype=object), "not numbers .*use SequenceClassifier"),
     ],
 )
 def test_bad_targets(y, match):
