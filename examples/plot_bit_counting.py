@@ -31,8 +31,10 @@ wrong either way.
 
 The defaults first run a short inner search (three-fold cross-validation on
 the training strings) among the network alone and the network beside a
-*summary path* (with or without per-sequence features), a ridge regression
-of the target on the 20 bits whose residual the network learns. A count is the sum of its bits, so the search
+*summary path* (with or without per-sequence features), a linear model
+(ridge regression or partial least squares, whichever its own folds prefer;
+``reg.summary_model_``) of the target on the 20 bits whose residual the
+network learns. A count is the sum of its bits, so the search
 chooses the path (``reg.summary_points_`` is 20; ``reg.auto_search_`` holds
 the scores), and the network trains as many epochs as the fit budget leaves
 beside the search (52 here; ``reg.fit_plan_``).

@@ -8,7 +8,6 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.linear_model import RidgeCV
 
 from . import _auto
 from ._compat import check_sample_weight, Interval, StrOptions
@@ -19,7 +18,6 @@ from ._random import preserved_rng_state
 from ._search import inner_search, n_candidates as search_size, search_folds
 from ._threads import worker_count
 from .nn import NumericInput, RecurrentNetwork
-from .nn._heads import resample
 from .nn._readout import CONV_POOLINGS, POOLINGS
 from .preprocessing._vocabulary import Vocabulary, is_text
 
@@ -31,16 +29,6 @@ from .preprocessing._vocabulary import Vocabulary, is_text
 # interpolated against 0.499 as means (0.589 on the raw values; five
 # draws, a scratch script)
 SUMMARY_RESAMPLING = "mean"
-
-# the summary path's ridge penalties, among which RidgeCV's leave-one-out
-# error chooses (one eigendecomposition serves them all, so a fine grid
-# costs nothing): a quarter of a decade apart. Half a decade (13, until
-# 2026-12-03) left the choice to the grid's spacing: band-spectra's path
-# alone erred 1.530 on its test split, RidgeCV on the raw values 1.494 or
-# 1.507 with 13 or 49 penalties; 3-fold CV of the defaults on the training
-# splits (bench_selection.py --cv 3): band-spectra 1.433 -> 1.416,
-# scatter-spectra 0.620 -> 0.615, the other three regression sets equal
-SUMMARY_ALPHAS = np.logspace(-3, 3, 49)
 
 # without standardisation, inputs larger than this draw a warning
 _LARGE_INPUT = 1e4
@@ -236,9 +224,6 @@ class _NumericInputMixin:
         self._input_stats = None
         if not text:
             self._check_scale(X, lengths)
-        self._summary = None
-        if getattr(self, "summary_points_", 0):
-            self._summary = self._fit_summary(X, lengths, y, sample_weight)
 
     def _fit_plan(self, X, lengths, grid):
         """:func:`~sklstm._auto.fit_plan` for this fit: its epochs, networks
@@ -328,23 +313,6 @@ class _NumericInputMixin:
                 crop_fraction=getattr(self, "crop_fraction_", 1.0),
             )
         return network.draws_random_numbers
-
-    def _fit_summary(self, X, lengths, y, sample_weight):
-        """The summary path's weights: a ridge regression (alphas chosen by
-        :class:`~sklearn.linear_model.RidgeCV`'s leave-one-out error) of
-        the training targets on the standardised inputs resampled at
-        ``summary_points_`` positions."""
-        # the network's own input stage: differences, copies, then standardisation
-        mean, scale = self._input_stats or (None, None)
-        with torch.no_grad():
-            Z = self._input_stage(mean, scale)(X.float(), lengths)
-            Z = resample(Z, lengths, self.summary_points_, SUMMARY_RESAMPLING)
-            Z = Z.flatten(1).numpy()
-        ridge = RidgeCV(alphas=SUMMARY_ALPHAS).fit(
-            Z.astype(np.float64), y.cpu().numpy().astype(np.float64),
-            sample_weight=None if sample_weight is None else sample_weight.numpy(),
-        )
-        return np.atleast_2d(ridge.coef_), np.atleast_1d(ridge.intercept_)
 
     def _check_scale(self, X, lengths):
         """``standardize``'s statistics (of each feature and, with

@@ -10,8 +10,12 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 from . import _auto
 from ._compat import Interval, StrOptions
 from ._base import _BaseSequenceEstimator, fit_context
-from ._numeric_input import MANY_TO_ONE_CONSTRAINTS, _NumericInputMixin
 from ._docs import fill_doc
+from ._linear_path import describe_linear_path, fit_linear_path
+from ._numeric_input import (
+    MANY_TO_ONE_CONSTRAINTS, SUMMARY_RESAMPLING, _NumericInputMixin,
+)
+from .nn._heads import resample
 
 
 @fill_doc
@@ -36,9 +40,12 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         at this many evenly spaced positions, to the outputs, beside the
         network (see :class:`~sklstm.nn.SummaryPath`): it keeps where along
         a series a value sits, which pooling over time throws away. Its
-        weights are a ridge regression of the targets on the resampled
-        (standardised) inputs, fitted before the network, which then
-        learns what the ridge leaves. 0 leaves it out. ``"auto"`` (the
+        weights are fitted before the network, which then learns what they
+        leave: a linear model of the targets on the resampled
+        (standardised) inputs, a ridge regression or partial least squares
+        (chemometrics' regression on spectra), whichever a 5-fold
+        cross-validation of the training data prefers
+        (``summary_model_``). 0 leaves it out. ``"auto"`` (the
         default) lets the inner search choose between 0 and a path over
         every step of a typical training series (the median length; at
         most 512 points, longer series resampled), then, with
@@ -75,6 +82,17 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
     per_sequence_features_ : bool
         Whether per-sequence standardised copies of the input features
         and of their first differences are appended (``per_sequence_features``, resolved for ``"auto"``).
+    summary_points_ : int
+        The summary path's points (``summary_points``, resolved for
+        ``"auto"``); 0 for no path.
+    summary_model_ : dict or None
+        The summary path's linear model (None without a path):
+        ``"model"``, ``"ridge"`` or ``"pls"`` (partial least squares);
+        ``"n_components"`` (partial least squares) or ``"alpha"`` (the
+        ridge's penalty); ``"cv_mse"``, the cross-validated mean squared
+        error of the ridge and of each number of components tried, by
+        name, from which the model was chosen (on the targets as trained:
+        standardised, with ``normalize_y``).
     %(auto_search_attribute)s
     %(fit_plan_attribute)s
     n_networks_ : int
@@ -112,7 +130,8 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
     _sequential_search = True
     # in saved files: how targets were scaled for training
     _saved_fields = {
-        "target_1d": "_y_1d", "target_mean": "_y_mean", "target_scale": "_y_scale"
+        "target_1d": "_y_1d", "target_mean": "_y_mean", "target_scale": "_y_scale",
+        "summary_model": "summary_model_",
     }
 
     def __init__(
@@ -281,6 +300,35 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         return self._fit_net(
             X, lengths, y, n_outputs=y.shape[1], sample_weight=sample_weight
         )
+
+    def _prepare_network(self, X, lengths, y, sample_weight, resume=None):
+        """The numeric estimators' preparation, then the summary path's
+        linear model, which needs the input statistics learned there."""
+        super()._prepare_network(X, lengths, y, sample_weight, resume)
+        self._summary, self.summary_model_ = None, None
+        if self.summary_points_:
+            self._summary = self._fit_summary(X, lengths, y, sample_weight)
+
+    def _fit_summary(self, X, lengths, y, sample_weight):
+        """The summary path's weights, fitted to the training targets on
+        the standardised inputs resampled at ``summary_points_`` positions:
+        a ridge regression or partial least squares, as
+        :func:`~sklstm._linear_path.fit_linear_path`'s folds choose. Its
+        report becomes ``summary_model_``."""
+        # the network's own input stage: differences, copies, then standardisation
+        mean, scale = self._input_stats or (None, None)
+        with torch.no_grad():
+            Z = self._input_stage(mean, scale)(X.float(), lengths)
+            Z = resample(Z, lengths, self.summary_points_, SUMMARY_RESAMPLING)
+            Z = Z.flatten(1).numpy()
+        weights = None if sample_weight is None else sample_weight.numpy()
+        coef, intercept, self.summary_model_ = fit_linear_path(
+            Z, y.cpu().numpy(), weights, random_state=self._seed
+        )
+        if self.verbose:
+            print(f"[{type(self).__name__}] summary path: "
+                  + describe_linear_path(self.summary_model_))
+        return coef, intercept
 
     def _criterion(self, y):
         return torch.nn.MSELoss, {}

@@ -247,7 +247,8 @@ class SummaryPath(nn.Module):
     Each sequence's real steps are resampled at ``n_points`` evenly spaced
     positions (:func:`resample`), so that sequences of any length give the
     same summary and padding is never read. The weights are buffers, not
-    trained: the estimator fits them in closed form (a ridge regression)
+    trained: the estimator fits them in closed form (a ridge regression or
+    partial least squares, see :class:`~sklstm.SequenceRegressor`)
     before the network trains, and the network learns what they leave.
 
     Parameters
