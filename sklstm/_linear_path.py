@@ -14,6 +14,7 @@ the target, partial least squares can do worse (``make_scatter_spectra``,
 unscaled: 3.72 against 3.14), so the folds choose.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -139,8 +140,8 @@ def fit_linear_path(Z, y, sample_weight=None, random_state=0):
     n_splits = min(PATH_FOLDS, len(Z) // 2)
     if n_splits < 2:
         return coef, intercept, report
-    most = min(len(Z) - -(-len(Z) // n_splits) - 1, Z.shape[1])
-    ks = [k for k in PLS_COMPONENTS if k <= most]
+    smallest_fold = len(Z) - math.ceil(len(Z) / n_splits)  # training series
+    ks = [k for k in PLS_COMPONENTS if k < smallest_fold and k <= Z.shape[1]]
     names = ["ridge"] + [f"pls {k}" for k in ks]
     weights = np.ones(len(Z)) if w is None else w
     errors = np.zeros(len(names))

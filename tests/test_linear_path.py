@@ -121,7 +121,8 @@ def test_the_regressor_reports_and_keeps_its_path(tmp_path, capsys):
                             summary_points=30, per_sequence_features=False,
                             input_differences=0, verbose=1).fit(X, y)
     report = reg.summary_model_
-    assert report["model"] in ("ridge", "pls") and len(report["cv_mse"]) > 2
+    # overlapping bands: partial least squares' map is the one the network holds
+    assert report["model"] == "pls" and len(report["cv_mse"]) > 2
     assert "summary path: " + describe_linear_path(report) in capsys.readouterr().out
     # the network's path is the chosen model on the standardised inputs
     # (30 steps, 30 points: the values themselves) and targets
