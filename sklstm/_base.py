@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import (
+    Callback,
     EarlyStopping,
     GradientNormClipping,
     LRScheduler,
@@ -273,7 +274,16 @@ class _BaseSequenceEstimator(BaseEstimator):
         if self.verbose:
             callbacks.append(("progress_bar", _DelayedProgressBar()))
         for i, cb in enumerate(self.callbacks or []):
-            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
+            named = isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str)
+            callback = cb[1] if named else cb
+            if not (isinstance(callback, Callback) or (
+                    isinstance(callback, type) and issubclass(callback, Callback))):
+                raise TypeError(
+                    f"callbacks[{i}] is {cb!r}; each callback must be a skorch "
+                    "callback (an instance or a subclass of "
+                    "skorch.callbacks.Callback) or a (name, callback) pair."
+                )
+            callbacks.append(cb if named else (f"user_{i}", cb))
         return callbacks
 
     def _train_split(self, y):

@@ -1,5 +1,7 @@
 """Input validation and batching for sequence data."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import torch
@@ -28,7 +30,7 @@ def _as_ragged(X):
         raise ValueError(
             "X is empty: found 0 sequences while at least 1 is required."
         )
-    lengths = set()
+    shapes = set()
     for i, x in enumerate(X):
         if x is None:
             raise ValueError(
@@ -38,8 +40,39 @@ def _as_ragged(X):
             )
         if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
             return None  # scalars: 1-D data, rejected with numpy's message later
-        lengths.add(len(x))
-    return list(X) if len(lengths) > 1 else None
+        shapes.add(_shape(x))
+    # unequal lengths, or equal lengths whose later axes differ (which
+    # _ragged_to_padded then names)
+    return list(X) if len(shapes) > 1 else None
+
+
+def _shape(x):
+    """The shape of one sequence, as far as it is regular."""
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        return tuple(shape)
+    try:
+        return np.shape(x)
+    except ValueError:  # nested lists of unequal lengths
+        return (len(x),)
+
+
+def _channels_first_hint(items):
+    """A hint to convert X when its sequences look channels first.
+
+    aeon's and sktime's collections of unequal length are lists of
+    ``(n_channels, n_timepoints_i)`` arrays: read time first, their first
+    axes agree and their second ones differ.
+    """
+    shapes = [_shape(x) for x in items]
+    if all(len(s) == 2 for s in shapes) and len({s[0] for s in shapes}) == 1:
+        return (
+            f" The sequences share their first axis ({shapes[0][0]}) and differ "
+            "in the second: if X is an aeon or sktime collection of unequal "
+            "lengths, a list of (n_channels, n_timepoints_i) arrays, convert "
+            "it with sklstm.preprocessing.channels_last(X)."
+        )
+    return ""
 
 
 def _ragged_to_padded(items, n_step_features):
@@ -75,7 +108,7 @@ def _ragged_to_padded(items, n_step_features):
             raise ValueError(
                 f"Sequence {i} of X has {arr.shape[1]} features per step, but "
                 f"{n_step_features} were expected (as in the other sequences "
-                "or at fit time)."
+                "or at fit time)." + _channels_first_hint(items)
             )
         n_step_features = arr.shape[1]
         arrays.append(arr)
@@ -216,6 +249,16 @@ def check_sequences(estimator, X, *, reset):
         if reset:
             estimator._tabular = False
             estimator.n_features_in_ = X.shape[2]
+            if X.shape[1] == 1 < X.shape[2]:
+                warnings.warn(
+                    f"X holds sequences of one step with {X.shape[2]} features "
+                    "each, so a recurrent network has no time axis to read. If "
+                    "X is an aeon or sktime collection (n_cases, n_channels, "
+                    "n_timepoints), convert it with "
+                    "sklstm.preprocessing.channels_last(X); a 2-D X "
+                    "(n_samples, n_timesteps) is read as univariate sequences.",
+                    UserWarning,
+                )
         elif X.shape[2] != n_step:
             raise ValueError(
                 f"X has {X.shape[2]} features per step, but {type(estimator).__name__} "

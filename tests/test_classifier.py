@@ -306,6 +306,13 @@ def test_gradient_clipping(bits):
     assert max(probe.norms_) > 0.01
 
 
+@pytest.mark.parametrize("bad", [1, "probe", ("probe", 1), (1, GradNorm())])
+def test_callbacks_that_are_not_callbacks(bits, bad):
+    X, y = bits
+    with pytest.raises(TypeError, match=r"callbacks\[1\] is .*skorch\.callbacks\.Callback"):
+        SequenceClassifier(callbacks=[GradNorm(), bad], **FAST).fit(X, y)
+
+
 def test_warm_start_continues_training(bits):
     X, y = bits
     clf = SequenceClassifier(warm_start=True, **FAST).fit(X, y)

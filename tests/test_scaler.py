@@ -1,5 +1,7 @@
 """SequenceScaler and channels_last."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
@@ -130,6 +132,32 @@ def test_channels_last():
         channels_last(np.zeros((4, 5)))
     with pytest.raises(ValueError, match="Series 1 of X has 1 dimensions"):
         channels_last([np.zeros((3, 5)), np.zeros(4)])
+
+
+def test_channels_first_input_is_named():
+    """aeon's layout passed as it is: a warning or an error that names the
+    fix, never a fit on the wrong axis in silence or numpy's own message."""
+    rng = np.random.RandomState(0)
+    y = np.arange(10) % 2
+    clf = SequenceClassifier(num_hidden=4, max_epochs=1, n_networks=1,
+                             random_state=0)
+    # equal lengths, one channel: sequences of one step with 30 features
+    with pytest.warns(UserWarning, match=r"one step with 30 features.*channels_last"):
+        clf.fit(rng.normal(size=(10, 1, 30)), y)
+    # unequal lengths: a list of (n_channels, n_timepoints_i) arrays
+    for n_channels in (1, 3):
+        X = [rng.normal(size=(n_channels, n)) for n in range(20, 30)]
+        with pytest.raises(ValueError, match=(
+                rf"share their first axis \({n_channels}\).*channels_last\(X\)")):
+            clf.fit(X, y)
+        assert clf.fit(channels_last(X), y).n_features_in_ == n_channels
+    # equal lengths but unequal features: named as such, not numpy's error
+    with pytest.raises(ValueError, match="Sequence 1 of X has 3 features per step, but 2"):
+        clf.fit([np.ones((4, 2)), np.ones((4, 3))], y[:2])
+    # time first, as sklstm reads it: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.fit(rng.normal(size=(10, 30, 1)), y)
 
 
 def test_aeon_data_in_sklstm():
