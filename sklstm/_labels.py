@@ -2,6 +2,7 @@
 encoding, ``partial_fit``'s classes and class weights."""
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
@@ -19,6 +20,16 @@ class _LabelsMixin:
     def _encode_labels(self, labels, classes=None):
         """Learn ``classes_`` from 1-D labels, or from ``classes`` on a first
         ``partial_fit``; keep them when training goes on; return codes."""
+        labels = np.asarray(labels)
+        if labels.dtype == object:
+            missing = np.flatnonzero(pd.isna(labels))
+            if missing.size:
+                raise ValueError(
+                    f"y holds {missing.size} missing labels (None or NaN; the "
+                    f"first is label {missing[0]} in order); drop the sequences "
+                    "that hold them, or give them a class of their own, before "
+                    "fitting."
+                )
         check_classification_targets(labels)
         if not self._continues():
             if classes is None:

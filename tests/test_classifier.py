@@ -374,6 +374,10 @@ def test_verbose_prints_epoch_table(bits, capsys):
         (np.ones((4, 3)), [0, 1, 0], ValueError, "inconsistent numbers of samples"),
         (np.ones((4, 3)), [0.1, 0.5, 1.7, 2.2], ValueError, "Unknown label type"),
         (np.ones((4, 3)), None, ValueError, "requires y to be passed"),
+        (np.ones((4, 3)), np.array(["a", None, "b", "a"], dtype=object), ValueError,
+         r"y holds 1 missing labels \(None or NaN; the first is label 1"),
+        (np.ones((4, 3)), pd.Series(["a", "b", pd.NA, np.nan]), ValueError,
+         "y holds 2 missing labels"),
         (np.ones((4, 3, 2, 2)), [0, 1, 0, 1], ValueError, "X has 4 dimensions"),
     ],
 )
