@@ -1,6 +1,10 @@
 """Saving and loading fitted estimators without pickle (the format:
 :mod:`sklstm._serialization`)."""
 
+import io
+import os
+import tempfile
+
 from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import SequenceClassifier
@@ -45,8 +49,10 @@ def save(estimator, path, *, optimizer=True):
         The estimator to save. Parameters must be plain values (a
         ``callbacks`` list or an optimizer class from outside
         :mod:`torch.optim` cannot be stored safely and raise TypeError).
-    path : str or path-like
-        Where to write; an existing file there is replaced.
+    path : str, path-like or file object
+        Where to write; an existing file there is replaced. A file object
+        opened for writing bytes (``open(..., "wb")``, ``io.BytesIO``)
+        receives the same bytes, for storage that is not a file system.
     optimizer : bool, default=True
         Also store the optimizer's state (about twice the weights' size for
         Adam), to continue training after loading. Prediction does not
@@ -78,9 +84,24 @@ def save(estimator, path, *, optimizer=True):
             "skops.io (see the user guide's 'Saving and loading')."
         )
     check_is_fitted(estimator)
-    check_writable_path(path)
+    stream = hasattr(path, "write")
+    if stream and isinstance(path, io.TextIOBase):
+        raise TypeError(
+            "sklstm.save writes bytes; open the file in binary mode "
+            "(open(path, 'wb')) or pass its path."
+        )
+    if not stream:
+        check_writable_path(path)
     doc, tensors = encode(estimator, _CLASSES, with_optimizer=optimizer)
-    write(doc, tensors, path)
+    if not stream:
+        write(doc, tensors, path)
+        return
+    # safetensors writes files: one in a private folder, its bytes passed on
+    with tempfile.TemporaryDirectory() as folder:
+        file = os.path.join(folder, "model.safetensors")
+        write(doc, tensors, file)
+        with open(file, "rb") as written:
+            path.write(written.read())
 
 
 def load(path, *, device=None):
@@ -95,8 +116,9 @@ def load(path, *, device=None):
 
     Parameters
     ----------
-    path : str or path-like
-        A file written by :func:`save`.
+    path : str, path-like or file object
+        A file written by :func:`save`, or a file object opened for reading
+        bytes (``open(..., "rb")``, ``io.BytesIO``) that holds one.
     device : str or torch.device, default=None
         Where the loaded network runs. None keeps the saved ``device`` when
         it is available here, and falls back to ``"cpu"`` with a warning
@@ -112,8 +134,24 @@ def load(path, *, device=None):
     --------
     save : Save a fitted estimator.
     """
-    doc, tensors = read(path)
+    if hasattr(path, "read"):
+        data = None if isinstance(path, io.TextIOBase) else path.read()
+        if not isinstance(data, bytes):
+            raise TypeError(
+                "sklstm.load reads bytes; open the file in binary mode "
+                "(open(path, 'rb')) or pass its path."
+            )
+        name = getattr(path, "name", type(path).__name__)
+        # safetensors reads files: the bytes go to one in a private folder
+        with tempfile.TemporaryDirectory() as folder:
+            file = os.path.join(folder, "model.safetensors")
+            with open(file, "wb") as copy:
+                copy.write(data)
+            doc, tensors = read(file, name=name)
+    else:
+        doc, tensors = read(path)
+        name = path
     try:
         return Decoder(tensors, device, _CLASSES).estimator(doc["estimator"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise damaged(path, exc) from exc
+        raise damaged(name, exc) from exc

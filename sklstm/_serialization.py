@@ -376,20 +376,22 @@ def _available_device(device):
     return device
 
 
-def read(path):
+def read(path, name=None):
     """The JSON document and the tensors of a file written by :func:`save`,
-    or a ValueError; nothing but JSON and raw tensor data is parsed."""
+    or a ValueError; nothing but JSON and raw tensor data is parsed.
+    ``name`` stands for the file in messages (default: ``path``)."""
     safetensors = _safetensors()
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No file at {path!r}.")
+    name = path if name is None else name
     try:
         with safetensors.safe_open(path, framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (safetensors.SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ValueError(
-            f"{path!r} is not a file written by sklstm.save (it cannot be read "
+            f"{name!r} is not a file written by sklstm.save (it cannot be read "
             f"as safetensors: {exc}). Files from pickle or joblib are never "
             "loaded by sklstm.load; load those with joblib only if you trust "
             "their source."
@@ -398,15 +400,15 @@ def read(path):
         doc = json.loads(metadata[FORMAT])
     except (KeyError, json.JSONDecodeError) as exc:
         raise ValueError(
-            f"{path!r} is a safetensors file but not one written by "
+            f"{name!r} is a safetensors file but not one written by "
             f"sklstm.save (no valid {FORMAT!r} metadata: {exc!r})."
         ) from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not a file written by sklstm.save.")
+        raise ValueError(f"{name!r} is not a file written by sklstm.save.")
     version = doc.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ValueError(
-            f"{path!r} has format version {version!r}, newer than this sklstm "
+            f"{name!r} has format version {version!r}, newer than this sklstm "
             f"reads ({FORMAT_VERSION}); it was written by sklstm "
             f"{doc.get('sklstm_version')}. Upgrade sklstm to load it."
         )

@@ -308,6 +308,33 @@ def test_pickle_and_joblib_keep_working(tmp_path):
     assert _same(again.predict_proba(RAGGED), clf.predict_proba(RAGGED))
 
 
+def test_file_objects_round_trip(tmp_path):
+    clf = SequenceClassifier(**SMALL).fit(RAGGED, LABELS)
+    buffer = io.BytesIO()
+    sklstm.save(clf, buffer)
+    # the same bytes as a file on disk would hold
+    sklstm.save(clf, tmp_path / "clf.safetensors")
+    on_disk = sklstm.load(tmp_path / "clf.safetensors")
+    buffer.seek(0)
+    loaded = sklstm.load(buffer)
+    assert _same(loaded.predict_proba(RAGGED), clf.predict_proba(RAGGED))
+    assert _same(loaded.predict_proba(RAGGED), on_disk.predict_proba(RAGGED))
+    with open(tmp_path / "opened.safetensors", "wb") as f:
+        sklstm.save(clf, f)
+    with open(tmp_path / "opened.safetensors", "rb") as f:
+        assert _same(sklstm.load(f).predict(RAGGED), clf.predict(RAGGED))
+    # text mode, and bytes that are not a saved model, are named
+    with open(tmp_path / "text", "w") as f, pytest.raises(TypeError, match="'wb'"):
+        sklstm.save(clf, f)
+    with open(tmp_path / "opened.safetensors") as f, pytest.raises(TypeError, match="'rb'"):
+        sklstm.load(f)
+    with pytest.raises(ValueError, match="'BytesIO' is not a file written by sklstm.save"):
+        sklstm.load(io.BytesIO(b"not a model" * 10))
+    truncated = io.BytesIO(buffer.getvalue()[:200])
+    with pytest.raises(ValueError, match="cannot be read as safetensors"):
+        sklstm.load(truncated)
+
+
 def test_save_refuses_what_it_cannot_store_safely(tmp_path):
     with pytest.raises(NotFittedError):
         sklstm.save(SequenceClassifier(), tmp_path / "x")
