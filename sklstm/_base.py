@@ -130,6 +130,21 @@ def fit_context(prefer_skip_nested_validation):
     return decorate
 
 
+def _named_callback(i, cb):
+    """Item ``i`` of ``callbacks`` as skorch's ``(name, callback)`` pair, or
+    a TypeError that says what a callback is."""
+    named = isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str)
+    callback = cb[1] if named else cb
+    if not (isinstance(callback, Callback) or (
+            isinstance(callback, type) and issubclass(callback, Callback))):
+        raise TypeError(
+            f"callbacks[{i}] is {cb!r}; each callback must be a skorch callback "
+            "(an instance or a subclass of skorch.callbacks.Callback) or a "
+            "(name, callback) pair."
+        )
+    return cb if named else (f"user_{i}", cb)
+
+
 class _BaseSequenceEstimator(BaseEstimator):
     """Base class of the recurrent estimators; not for direct use.
 
@@ -273,17 +288,7 @@ class _BaseSequenceEstimator(BaseEstimator):
             callbacks.append(("early_stopping", stopper))
         if self.verbose:
             callbacks.append(("progress_bar", _DelayedProgressBar()))
-        for i, cb in enumerate(self.callbacks or []):
-            named = isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str)
-            callback = cb[1] if named else cb
-            if not (isinstance(callback, Callback) or (
-                    isinstance(callback, type) and issubclass(callback, Callback))):
-                raise TypeError(
-                    f"callbacks[{i}] is {cb!r}; each callback must be a skorch "
-                    "callback (an instance or a subclass of "
-                    "skorch.callbacks.Callback) or a (name, callback) pair."
-                )
-            callbacks.append(cb if named else (f"user_{i}", cb))
+        callbacks += [_named_callback(i, cb) for i, cb in enumerate(self.callbacks or [])]
         return callbacks
 
     def _train_split(self, y):
