@@ -75,6 +75,24 @@ def _channels_first_hint(items):
     return ""
 
 
+def sktime_layout(X):
+    """The name of the sktime pandas layout that X is in, or None.
+
+    ``"pd-multiindex"``: one row per time step, indexed by (instance, time),
+    a column per channel. ``"nested_univ"``: one row per instance, a column
+    per channel, each cell a series.
+    """
+    if not isinstance(X, pd.DataFrame) or X.shape[1] == 0:
+        return None
+    if isinstance(X.index, pd.MultiIndex):
+        return "pd-multiindex"
+    if len(X) and any(
+        isinstance(v, (pd.Series, np.ndarray, list, tuple)) for v in X.iloc[0]
+    ):
+        return "nested_univ"
+    return None
+
+
 def _ragged_to_padded(items, n_step_features):
     """Validate a list of sequences and pad them into one array."""
     arrays = []
@@ -226,6 +244,15 @@ def check_sequences(estimator, X, *, reset):
         Real lengths, None when every sequence has all ``max_timesteps`` steps.
     """
     n_step = None if reset else estimator._n_step_features
+    # (a frame with a MultiIndex may be sktime's "pd-multiindex" or a wide
+    # frame whose rows are indexed by, say, subject and trial: left as data)
+    if sktime_layout(X) == "nested_univ":
+        raise ValueError(
+            "X is a pandas DataFrame whose cells are series (sktime's "
+            "'nested_univ' layout); convert it with "
+            "sklstm.preprocessing.channels_last(X), which returns sklstm's "
+            "layout (one (T_i, n_channels) array per series)."
+        )
     ragged = _as_ragged(X)
     if ragged is not None:
         X, lengths = _ragged_to_padded(ragged, n_step)

@@ -134,6 +134,39 @@ def test_channels_last():
         channels_last([np.zeros((3, 5)), np.zeros(4)])
 
 
+def test_channels_last_reads_sktime_pandas_layouts():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    series = [rng.normal(size=(n, 2)) for n in (5, 3, 4)]
+    # "pd-multiindex": a row per step, indexed by (instance, time); the
+    # instances in the order of the rows, whatever their ids
+    ids = ["z", "a", "m"]
+    index = pd.MultiIndex.from_tuples(
+        [(i, t) for i, x in zip(ids, series) for t in range(len(x))])
+    long = pd.DataFrame(np.concatenate(series), index=index, columns=["u", "v"])
+    out = channels_last(long)
+    assert len(out) == 3
+    for got, want in zip(out, series):
+        np.testing.assert_array_equal(got, want)
+    # "nested_univ": a row per instance, each cell a channel's series
+    nested = pd.DataFrame({"u": [pd.Series(x[:, 0]) for x in series],
+                           "v": [x[:, 1] for x in series]})
+    for got, want in zip(channels_last(nested), series):
+        np.testing.assert_array_equal(got, want)
+    bad = pd.DataFrame({"u": [np.ones(3)], "v": [np.ones(4)]})
+    with pytest.raises(ValueError, match=r"Row 0 of X holds channels of different lengths \[3, 4\]"):
+        channels_last(bad)
+    # passed to an estimator as it is, the nested frame is named
+    clf = SequenceClassifier(num_hidden=4, max_epochs=1, n_networks=1, random_state=0)
+    with pytest.raises(ValueError, match=r"'nested_univ' layout.*channels_last\(X\)"):
+        clf.fit(nested, [0, 1, 0])
+    assert clf.fit(channels_last(nested), [0, 1, 0]).n_features_in_ == 2
+    # a wide frame whose rows carry a MultiIndex stays a wide frame
+    wide = pd.DataFrame(rng.normal(size=(4, 6)),
+                        index=pd.MultiIndex.from_product([["s1", "s2"], [1, 2]]))
+    assert clf.fit(wide, [0, 1, 0, 1]).n_features_in_ == 6
+
+
 def test_channels_first_input_is_named():
     """aeon's layout passed as it is: a warning or an error that names the
     fix, never a fit on the wrong axis in silence or numpy's own message."""

@@ -1,6 +1,9 @@
 """Conversion from the channels-first layout of aeon and sktime."""
 
 import numpy as np
+import pandas as pd
+
+from .._data import sktime_layout
 
 
 def channels_last(X):
@@ -12,20 +15,25 @@ def channels_last(X):
     sklstm reads time first, as PyTorch's recurrent layers do: a 3-D array
     ``(n_cases, n_timepoints, n_channels)`` or a list of
     ``(n_timepoints_i, n_channels)`` arrays. This function swaps the two
-    axes of each series and copies nothing else. It is stateless, so it can
+    axes of each series and copies nothing else. It also reads sktime's
+    two pandas layouts: ``"pd-multiindex"`` (a row per time step, indexed by
+    instance and time, a column per channel) and ``"nested_univ"`` (a row
+    per instance, each cell a channel's series). It is stateless, so it can
     also open a pipeline as ``FunctionTransformer(channels_last)``.
 
     Parameters
     ----------
-    X : ndarray of shape (n_cases, n_channels, n_timepoints) or list of \
-            ndarray of shape (n_channels, n_timepoints_i)
-        A collection as ``aeon.datasets.load_classification`` returns it.
+    X : ndarray of shape (n_cases, n_channels, n_timepoints), list of \
+            ndarray of shape (n_channels, n_timepoints_i) or DataFrame
+        A collection as ``aeon.datasets.load_classification`` returns it,
+        or a DataFrame in one of sktime's two pandas layouts.
 
     Returns
     -------
     X_seq : ndarray of shape (n_cases, n_timepoints, n_channels) or list of \
             ndarray of shape (n_timepoints_i, n_channels)
-        The same collection, time first (a view where possible).
+        The same collection, time first (a view where possible). From a
+        DataFrame: a list, one array per instance in the order of the rows.
 
     Examples
     --------
@@ -37,7 +45,15 @@ def channels_last(X):
     >>> ragged = [np.zeros((3, 50)), np.zeros((3, 20))]
     >>> [x.shape for x in channels_last(ragged)]
     [(50, 3), (20, 3)]
+    >>> import pandas as pd  # sktime's "pd-multiindex": 2 instances, 2 channels
+    >>> index = pd.MultiIndex.from_tuples([(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)])
+    >>> long = pd.DataFrame({"a": [1.0, 2, 3, 4, 5], "b": 0.0}, index=index)
+    >>> [x.shape for x in channels_last(long)]
+    [(3, 2), (2, 2)]
     """
+    layout = sktime_layout(X)
+    if layout is not None:
+        return _from_pandas(X, layout)
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim != 3:
             raise ValueError(
@@ -60,4 +76,24 @@ def channels_last(X):
                 "or sktime collection is 2-D (n_channels, n_timepoints_i)."
             )
         series.append(x.T)
+    return series
+
+
+def _from_pandas(X, layout):
+    """sktime's pandas layouts as a list of ``(T_i, n_channels)`` arrays."""
+    if layout == "pd-multiindex":
+        # the instances in the order they first appear, their steps as given
+        instances = X.index.get_level_values(0)
+        groups = X.groupby(instances, sort=False)
+        return [group.to_numpy() for _, group in groups]
+    series = []
+    for i, row in enumerate(X.itertuples(index=False)):
+        channels = [np.asarray(cell).ravel() for cell in row]
+        if len({len(c) for c in channels}) > 1:
+            raise ValueError(
+                f"Row {i} of X holds channels of different lengths "
+                f"{[len(c) for c in channels]}; the channels of one series "
+                "must have one length."
+            )
+        series.append(np.column_stack(channels))
     return series
