@@ -5,9 +5,10 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import Interval, StrOptions
+from ._compat import check_sample_weight, Interval, StrOptions
 from ._base import _BaseSequenceEstimator, fit_context
 from ._numeric_input import ARCHITECTURE_CONSTRAINTS, _NumericInputMixin
 from ._data import PAD_LABEL, WindowIterator, batchify
@@ -361,16 +362,16 @@ class SequenceTagger(
             Sequences.
         y : array-like of shape (n_samples, n_timesteps) or list of arrays
             True label of every step.
-        sample_weight : None
-            Not supported; must be None.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence, given to each of its steps (as in
+            ``fit``); None weighs all steps equally.
 
         Returns
         -------
         score : float
-            Fraction of steps labelled correctly.
+            Fraction of steps labelled correctly (weighted, with
+            ``sample_weight``).
         """
-        if sample_weight is not None:
-            raise ValueError("SequenceTagger.score does not support sample_weight.")
         y_pred = self.predict(X)
         pred = np.concatenate(list(y_pred))
         y = _per_step_labels(
@@ -386,7 +387,14 @@ class SequenceTagger(
                 f"y holds labels {unknown.tolist()} that were not seen in fit; "
                 f"known labels are {self.classes_.tolist()}."
             )
-        return float(np.mean(pred == true))
+        if sample_weight is None:
+            return float(np.mean(pred == true))
+        sample_weight = check_sample_weight(
+            sample_weight, y_pred, dtype=np.float64, ensure_non_negative=True
+        )
+        return float(accuracy_score(
+            true, pred, sample_weight=np.repeat(sample_weight, [len(p) for p in y_pred])
+        ))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -81,6 +81,23 @@ def test_bad_sample_weight(w, error, match):
         SequenceClassifier(**FAST).fit(X, y, sample_weight=w)
 
 
+def test_tagger_score_weighs_each_sequence_steps():
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 2)) for n in (3, 5, 4)]
+    y = [(x[:, 0] > 0).astype(int) for x in X]
+    tagger = SequenceTagger(num_hidden=4, max_epochs=2, random_state=0).fit(X, y)
+    hits = [p == t for p, t in zip(tagger.predict(X), y)]
+    w = np.array([2.0, 0.0, 1.0])
+    expected = (2 * hits[0].sum() + hits[2].sum()) / (2 * 3 + 4)
+    assert tagger.score(X, y, sample_weight=w) == pytest.approx(expected)
+    # uniform weights: the plain accuracy over steps
+    assert tagger.score(X, y, sample_weight=np.full(3, 5.0)) == pytest.approx(tagger.score(X, y))
+    with pytest.raises(ValueError, match="sample_weight.shape"):
+        tagger.score(X, y, sample_weight=np.ones(2))
+    with pytest.raises(ValueError, match="Negative values"):
+        tagger.score(X, y, sample_weight=-np.ones(3))
+
+
 def test_none_inside_a_ragged_list():
     with pytest.raises(ValueError, match="Sequence 1 of X is None"):
         SequenceClassifier(**FAST).fit([np.ones((3, 2)), None, np.ones((2, 2))], [0, 1, 0])
