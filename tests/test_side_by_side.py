@@ -194,7 +194,9 @@ def test_one_worker_trains_one_network_after_another(one_worker):
 def test_inner_search_computes_what_grid_search_computes(n_workers):
     """The inner search's fits side by side: the candidates, folds, scores
     and choice of scikit-learn's GridSearchCV, sample weights to the fits."""
+    from sklearn import config_context
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, make_scorer
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     from sklstm._search import best_beyond_noise, inner_search
@@ -207,8 +209,15 @@ def test_inner_search_computes_what_grid_search_computes(n_workers):
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     results = inner_search(LogisticRegression(), grid, X, y, cv=cv,
                            sample_weight=weight, n_workers=n_workers)
-    reference = GridSearchCV(LogisticRegression(), grid, cv=cv, refit=False)
-    reference.fit(X, y, sample_weight=weight)
+    # the weights to the fits and to the scores, routed explicitly (without
+    # routing, scikit-learn before 1.7 scores the folds unweighted)
+    with config_context(enable_metadata_routing=True):
+        reference = GridSearchCV(
+            LogisticRegression().set_fit_request(sample_weight=True), grid, cv=cv,
+            refit=False,
+            scoring=make_scorer(accuracy_score).set_score_request(sample_weight=True),
+        )
+        reference.fit(X, y, sample_weight=weight)
     assert results["params"] == list(reference.cv_results_["params"])
     np.testing.assert_allclose(results["mean_test_score"],
                                reference.cv_results_["mean_test_score"])
