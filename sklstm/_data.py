@@ -98,7 +98,8 @@ def _ragged_to_padded(items, n_step_features):
     arrays = []
     for i, x in enumerate(items):
         try:
-            arr = np.asarray(x, dtype=np.float32)
+            with np.errstate(over="ignore"):  # beyond float32: named below
+                arr = np.asarray(x, dtype=np.float32)
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"Sequence {i} of X could not be converted to numbers ({exc}); "
@@ -155,7 +156,10 @@ def _finite(validate, *args, **kwargs):
     is the padding of sequences of different lengths (tslearn's layout,
     for one), which sklstm takes as a list of arrays instead."""
     try:
-        return validate(*args, **kwargs)
+        # values beyond float32's range become infinity in the cast, which
+        # the error below names: numpy's overflow warning would repeat it
+        with np.errstate(over="ignore"):
+            return validate(*args, **kwargs)
     except ValueError as error:
         if "NaN" not in str(error) and "infinity" not in str(error):
             raise
