@@ -40,7 +40,6 @@ class SequenceClassifier(
         Weights of the classes in the loss, as in scikit-learn's
         classifiers: ``"balanced"`` weighs each class by
         ``n_samples / (n_classes * count)``.
-    %(label_smoothing_parameter)s
     crop_fraction : float in (0, 1] or "auto", default="auto"
         Window slicing: below 1, each training pass reads a random window
         of each sequence, at least this fraction of it long, so that a
@@ -51,6 +50,7 @@ class SequenceClassifier(
         sequences elsewhere. Windows suit labels that most of a sequence
         shows (a shape, a gesture); set 1.0 where a label depends on every
         step (a count, a total).
+    %(label_smoothing_parameter)s
 
     Attributes
     ----------

@@ -247,6 +247,7 @@ def to_onnx(estimator, path):
     ----------
     estimator : fitted SequenceClassifier, SequenceRegressor, SequenceTagger \
             or SequenceLanguageModel
+        The estimator whose prediction path is exported.
     path : str or path-like
         Where to write the ``.onnx`` file (weights included, one file).
 

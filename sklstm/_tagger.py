@@ -67,7 +67,6 @@ class SequenceTagger(
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn's
         classifiers (counted over all steps).
-    %(label_smoothing_parameter)s
     bptt : int or None, default=None
         If set, train by truncated back-propagation through time: the steps
         of all training sequences are joined into one stream, laid out in
@@ -75,6 +74,7 @@ class SequenceTagger(
         steps; the state at the end of one window starts the next. For very
         long sequences (the echo task). Prediction always reads each
         sequence whole. Not combined with ``early_stopping``.
+    %(label_smoothing_parameter)s
 
     Attributes
     ----------

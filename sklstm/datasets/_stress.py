@@ -80,13 +80,16 @@ def make_few_shot(n_classes=30, n_per_class=2, n_steps=500, *, noise=0.3,
     Parameters
     ----------
     n_classes : int, default=30
+        Number of classes, each a smooth shape of its own.
     n_per_class : int, default=2
         Series of each class.
     n_steps : int, default=500
+        Steps of every series.
     noise : float, default=0.3
         Standard deviation of the Gaussian noise added to every step (the
         prototypes have unit standard deviation).
     random_state : int, RandomState instance or None, default=None
+        Seeds the draw; an int gives the same set every time.
 
     Returns
     -------
@@ -126,10 +129,15 @@ def make_ragged_lengths(n_samples=200, n_classes=5, min_length=30, max_length=30
     Parameters
     ----------
     n_samples : int, default=200
+        Number of series.
     n_classes : int, default=5
+        Number of classes, each a smooth shape of its own.
     min_length, max_length : int, default=30, 300
+        Bounds of the series' lengths, both included.
     noise : float, default=0.2
+        Standard deviation of the Gaussian noise on every step.
     random_state : int, RandomState instance or None, default=None
+        Seeds the draw; an int gives the same set every time.
 
     Returns
     -------
@@ -176,9 +184,13 @@ def make_bump_position(n_samples=300, n_steps=100, *, noise=0.1, random_state=No
     Parameters
     ----------
     n_samples : int, default=300
+        Number of series.
     n_steps : int, default=100
+        Steps of every series.
     noise : float, default=0.1
+        Standard deviation of the Gaussian noise on every step.
     random_state : int, RandomState instance or None, default=None
+        Seeds the draw; an int gives the same set every time.
 
     Returns
     -------
@@ -224,12 +236,15 @@ def make_band_spectra(n_samples=300, n_steps=100, n_bands=6, *, noise=0.01,
     Parameters
     ----------
     n_samples : int, default=300
+        Number of series.
     n_steps : int, default=100
+        Steps of every series (points of the spectrum).
     n_bands : int, default=6
         At least 5 (the target reads the third and fifth).
     noise : float, default=0.01
         Standard deviation of the Gaussian noise on every step.
     random_state : int, RandomState instance or None, default=None
+        Seeds the draw; an int gives the same set every time.
 
     Returns
     -------
@@ -283,13 +298,16 @@ def make_scatter_spectra(n_samples=300, n_steps=100, *, scatter=0.25, noise=0.00
     Parameters
     ----------
     n_samples : int, default=300
+        Number of series.
     n_steps : int, default=100
+        Steps of every series (points of the spectrum).
     scatter : float, default=0.25
         Standard deviation of the log of each series' scale factor (0: no
         scaling, and a linear target).
     noise : float, default=0.002
         Standard deviation of the Gaussian noise on every step.
     random_state : int, RandomState instance or None, default=None
+        Seeds the draw; an int gives the same set every time.
 
     Returns
     -------
@@ -334,11 +352,18 @@ def make_hidden_pattern(n_samples=200, n_steps=1000, pattern_length=20, n_classe
     Parameters
     ----------
     n_samples : int, default=200
+        Number of series.
     n_steps : int, default=1000
+        Steps of every series.
     pattern_length : int, default=20
+        Steps of the pattern, at most ``n_steps``.
     n_classes : int, default=2
+        Number of classes, each a pattern of its own.
     noise : float, default=0.5
+        Standard deviation of the Gaussian noise on every step (the
+        patterns have a standard deviation of 2).
     random_state : int, RandomState instance or None, default=None
+        Seeds the draw; an int gives the same set every time.
 
     Returns
     -------
@@ -381,11 +406,18 @@ def make_informative_channel(n_samples=200, n_steps=100, n_channels=20, n_classe
     Parameters
     ----------
     n_samples : int, default=200
+        Number of series.
     n_steps : int, default=100
+        Steps of every series.
     n_channels : int, default=20
+        Channels of every series, one of them informative.
     n_classes : int, default=3
+        Number of classes, each a smooth shape of its own.
     noise : float, default=0.5
+        Standard deviation of the Gaussian noise on every step of every
+        channel (the curves have unit standard deviation).
     random_state : int, RandomState instance or None, default=None
+        Seeds the draw; an int gives the same set every time.
 
     Returns
     -------

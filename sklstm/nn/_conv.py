@@ -132,7 +132,9 @@ class DilatedConvs(nn.Module):
     channels : int
         Output channels of all branches together (at least one per branch).
     kernel_size : int
+        Steps each kernel reads (before its dilation spreads them).
     stride : int
+        Steps between the outputs of every branch.
     dilations : sequence of int
         One branch per dilation.
 
@@ -187,6 +189,19 @@ class ConvBlock(nn.Module):
     dilation; one dilation ``d`` gives one convolution whose kernel is spread
     over ``d * (kernel_size - 1) + 1`` steps (padded by ``d * (kernel_size //
     2)``, so that odd kernel sizes keep the lengths above).
+
+    Parameters
+    ----------
+    n_inputs : int
+        Input channels.
+    channels : int
+        Output channels.
+    kernel_size : int
+        Steps each kernel reads (before a dilation spreads them).
+    stride : int
+        Steps between outputs.
+    dilations : sequence of int, default=(1,)
+        One dilation, or several for a :class:`DilatedConvs`.
     """
 
     def __init__(self, n_inputs, channels, kernel_size, stride, dilations=(1,)):
@@ -231,6 +246,7 @@ class ConvFrontEnd(nn.Module):
     channels : int
         Output channels of every block.
     kernel_size : int
+        Steps each block's kernels read.
     stride : int
         Stride of every block (1 keeps one output per input step).
     dilations : sequence of int, default=(1,)

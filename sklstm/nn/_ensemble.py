@@ -33,6 +33,8 @@ class NetworkEnsemble(nn.Module):
         Parameters of every :class:`RecurrentNetwork` (without
         ``softmax_cutoff``). The ensemble takes no carried state.
 
+    Notes
+    -----
     In training mode the output is the networks' outputs stacked on a new
     first axis, ``(n_networks, batch, ...)``; :meth:`training_loss` sums the
     networks' losses, so that each network follows the gradient of its own

@@ -25,6 +25,7 @@ class LinearHead(nn.Linear):
     Parameters
     ----------
     n_inputs, n_outputs : int
+        Sizes of the features it reads and of the outputs it returns.
     exact_eval : bool, default=True
         In evaluation mode, compute in float64 and round once
         (:func:`exact_linear`), so that an output never depends on which
@@ -96,6 +97,7 @@ class TwoLevelSoftmaxHead(LinearHead):
     Parameters
     ----------
     n_inputs, n_outputs : int
+        Sizes of the features it reads and of the vocabulary it scores.
     cutoff : int
         Outputs in the head, between 1 and ``n_outputs - 1``.
     **params
@@ -258,9 +260,11 @@ class SummaryPath(nn.Module):
     n_points : int
         Resampled positions per sequence (at least 2).
     n_outputs : int
+        Outputs it adds to, those of the network's head.
     weight : array-like of shape (n_outputs, n_points * n_features) or None
         None: zeros (the path adds nothing), until a state dict fills them.
     bias : array-like of shape (n_outputs,) or None
+        The path's intercepts; None: zeros.
     exact_eval : bool, default=True
         In evaluation mode, compute in float64 and round once (see
         :class:`LinearHead`).

@@ -21,6 +21,7 @@ class Standardize(nn.Module):
     Parameters
     ----------
     mean, scale : array-like of shape (n_features,)
+        Subtracted from each feature, and then divided into it.
     """
 
     def __init__(self, mean, scale):
@@ -150,6 +151,9 @@ class SequenceStandardize(nn.Module):
     [[-1.0, 1.0], [-1.0, 1.0]]
     """
 
+    def __init__(self):  # no parameters: the statistics are each sequence's
+        super().__init__()
+
     def forward(self, X, lengths=None):
         exact = X.double()
         mean, scale = sequence_stats(exact, lengths)
@@ -218,8 +222,12 @@ class TokenEmbedding(nn.Embedding):
     Parameters
     ----------
     vocab_size, embedding_dim : int
+        Entries of the vocabulary, and the size of each one's embedding.
     word_dropout : float, default=0.0
+        Probability of dropping each vocabulary entry in training.
 
+    Notes
+    -----
     ``forward(X, lengths=None)`` takes the lengths that a
     :class:`NumericInput` reads, and ignores them.
     """

@@ -51,11 +51,6 @@ class RecurrentNetwork(nn.Module):
         once, so that an output never depends on which other sequences share
         its batch. Costs little for small output layers; language models
         with large vocabularies turn it off.
-    init_range : float or None, default=None
-        When set, the embedding and output weights start uniform in
-        ``[-init_range, init_range]`` and the output bias at zero, as the
-        reference PyTorch and TensorFlow language-model examples initialise
-        them. None keeps PyTorch's defaults (N(0, 1) embeddings).
     softmax_cutoff : int or None, default=None
         When set, the output layer is a two-level softmax (an adaptive
         softmax with one tail cluster, Grave et al. 2017): its head scores
@@ -69,7 +64,11 @@ class RecurrentNetwork(nn.Module):
         layer and :meth:`training_loss` scores them (see
         :class:`TwoLevelSoftmaxHead`). In evaluation mode it returns
         log-probabilities over all ``n_outputs``.
-
+    init_range : float or None, default=None
+        When set, the embedding and output weights start uniform in
+        ``[-init_range, init_range]`` and the output bias at zero, as the
+        reference PyTorch and TensorFlow language-model examples initialise
+        them. None keeps PyTorch's defaults (N(0, 1) embeddings).
     input_differences : int, default=0
         Append each real-valued feature's differences over
         ``difference_lag`` steps, of orders 1 to ``input_differences``, as
@@ -131,6 +130,13 @@ class RecurrentNetwork(nn.Module):
         Temporal activation regularisation (TAR): ``temporal_penalty`` times
         the mean square of the change of the last layer's outputs (before
         dropout) from one real step to the next.
+    crop_fraction : float, default=1.0
+        Below 1, training reads random windows of at least this fraction of
+        each sequence (:class:`RandomCrop`, window slicing), a new window at
+        each pass; evaluation reads whole sequences. It suits labels that a
+        large part of a sequence shows (a shape, a gesture), and suits
+        neither labels that depend on every step (a count) nor outputs per
+        step.
     summary_points : int, default=0
         When set (at least 2; one output per sequence, real-valued inputs),
         a :class:`SummaryPath` adds to the outputs a fixed linear map of
@@ -142,14 +148,9 @@ class RecurrentNetwork(nn.Module):
     summary_resampling : {"interpolate", "mean"}, default="interpolate"
         How the path summarises a sequence longer than ``summary_points``
         (see :func:`resample`); the estimators fit with ``"mean"``.
-    crop_fraction : float, default=1.0
-        Below 1, training reads random windows of at least this fraction of
-        each sequence (:class:`RandomCrop`, window slicing), a new window at
-        each pass; evaluation reads whole sequences. It suits labels that a
-        large part of a sequence shows (a shape, a gesture), and suits
-        neither labels that depend on every step (a count) nor outputs per
-        step.
 
+    Notes
+    -----
     The parts, read in order (absent ones are None): ``crop`` (a
     :class:`RandomCrop`, training only), ``inputs`` (a
     :class:`NumericInput` or :class:`TokenEmbedding`), ``frontend`` (a
@@ -420,7 +421,18 @@ class RecurrentNetwork(nn.Module):
 
 
 class NetworkOutputs(NamedTuple):
-    """What a network's ``forward(..., return_all=True)`` returns."""
+    """What a network's ``forward(..., return_all=True)`` returns.
+
+    Parameters
+    ----------
+    prediction : torch.Tensor
+        The outputs, as ``forward`` returns them without ``return_all``.
+    state : object, default=None
+        The recurrent layers' state after the last step (carried from one
+        window to the next by truncated back-propagation through time).
+    penalty : torch.Tensor or None, default=None
+        The activation penalties' sum, added to the training loss.
+    """
 
     prediction: torch.Tensor
     state: object = None

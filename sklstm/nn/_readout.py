@@ -80,6 +80,7 @@ class Readout(nn.Module):
     n_inputs : int
         Size of each step's recurrent output.
     bidirectional : bool
+        Whether the second half of the outputs read the sequence backwards.
     conv_pooling : {"mean", "max"} or None, default=None
         Pooling of the front-end's outputs; None for no shortcut.
     conv_channels : int, default=0

@@ -27,12 +27,16 @@ class RecurrentStack(nn.Module):
     Parameters
     ----------
     cell : {"lstm", "gru", "rnn"}
+        The recurrent cell.
     n_inputs : int
         Features per input step.
     num_hidden : int
         Units per layer and direction.
     num_layers : int
+        Stacked layers, each reading the outputs of the one below.
     bidirectional : bool
+        Whether each layer also reads the sequences backwards (its outputs
+        the two directions' side by side).
     dropout : float
         Dropout between layers.
     locked_dropout : bool, default=False

@@ -14,7 +14,10 @@ class SequenceDropout(nn.Dropout):
     Parameters
     ----------
     p : float
+        Probability of zeroing each value in training.
     locked : bool, default=False
+        One mask per sequence, the same at every step, instead of one per
+        value.
     """
 
     def __init__(self, p, locked=False):

@@ -1,0 +1,48 @@
+"""The public API's docstrings follow numpydoc: every parameter
+documented, with a description, in the signature's order."""
+
+import inspect
+
+import pytest
+
+numpydoc_validate = pytest.importorskip(
+    "numpydoc.validate", reason="numpydoc is not installed (the docs extra)"
+)
+
+import sklstm  # noqa: E402
+import sklstm.datasets  # noqa: E402
+import sklstm.nn  # noqa: E402
+import sklstm.preprocessing  # noqa: E402
+
+# documented, undocumented, misordered or unexplained parameters; a
+# malformed parameter entry; no docstring
+CHECKS = {"PR01", "PR02", "PR03", "PR04", "PR07", "PR10", "GL08"}
+
+
+def _public_objects():
+    """The re-exported objects, and the public methods of the estimators and
+    transformers (the torch modules' ``forward`` is described in prose)."""
+    names = []
+    for module in (sklstm, sklstm.preprocessing, sklstm.datasets, sklstm.nn):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if name.startswith("__") or not hasattr(obj, "__qualname__"):
+                continue
+            path = f"{obj.__module__}.{obj.__qualname__}"
+            names.append(path)
+            if inspect.isclass(obj) and module is not sklstm.nn:
+                names += [
+                    f"{path}.{method}" for method, value in vars(obj).items()
+                    if callable(value) and not method.startswith("_")
+                ]
+    return sorted(set(names))
+
+
+@pytest.mark.parametrize("name", _public_objects())
+def test_public_docstrings(name):
+    errors = [
+        f"{code}: {message}"
+        for code, message in numpydoc_validate.validate(name)["errors"]
+        if code in CHECKS
+    ]
+    assert not errors, "\n".join(errors)
