@@ -105,6 +105,11 @@ def test_feature_names_and_checks(ragged):
         scaler.transform(np.ones((2, 4, 3)))
     with pytest.raises(ValueError, match="Sequence 1 of X is None"):
         scaler.transform([np.ones((2, 2)), None])
+    # text is the estimators' to read, not the scaler's
+    with pytest.raises(TypeError, match="SequenceScaler scales numeric sequences, but X holds text"):
+        SequenceScaler().fit(["a b", "c"])
+    with pytest.raises(TypeError, match="but X holds text"):
+        scaler.transform([["a", "b"], ["c"]])
 
 
 def test_in_a_pipeline_and_grid_search(ragged):

@@ -7,6 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import fit_context
 from .._data import _as_ragged, check_sequences, feature_stats
+from ._vocabulary import is_text
 from ..nn._input import sequence_stats
 
 
@@ -109,6 +110,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : SequenceScaler
             The fitted scaler.
         """
+        _check_numeric(X)
         X_pad, lengths = check_sequences(self, X, reset=True)
         self.mean_ = self.scale_ = None
         if not self.per_sequence:
@@ -153,6 +155,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _apply(self, X, inverse):
         check_is_fitted(self)
+        _check_numeric(X)
         ragged = _as_ragged(X)
         two_d = ragged is None and np.asarray(X).ndim == 2
         X_pad, lengths = check_sequences(self, X, reset=False)
@@ -179,3 +182,12 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def _check_numeric(X):
+    if is_text(X):
+        raise TypeError(
+            "SequenceScaler scales numeric sequences, but X holds text. The "
+            "estimators read texts themselves (through a Vocabulary): leave "
+            "the scaler out of a pipeline on text."
+        )
