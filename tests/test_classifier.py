@@ -90,6 +90,10 @@ def test_ragged_univariate_sequences():
     clf = SequenceClassifier(**FAST).fit(X, y)
     assert clf.n_features_in_ == 1
     assert clf.predict([[1, 1, 1], [0]]).shape == (2,)
+    # equal lengths, some (T,) and some (T, 1): one layout, read as such
+    mixed = [np.ones(3), np.ones((3, 1)), np.zeros(3), np.zeros((3, 1))]
+    proba = SequenceClassifier(**FAST).fit(mixed, [0, 1, 0, 1]).predict_proba(mixed)
+    np.testing.assert_array_equal(proba[0], proba[1])
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
