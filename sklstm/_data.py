@@ -291,9 +291,14 @@ def check_sequences(estimator, X, *, reset):
                     UserWarning,
                 )
         elif X.shape[2] != n_step:
+            hint = (
+                f" Its second axis has {n_step}: if X is channels first (aeon, "
+                "sktime), convert it with sklstm.preprocessing.channels_last(X)."
+                if X.shape[1] == n_step else ""
+            )
             raise ValueError(
                 f"X has {X.shape[2]} features per step, but {type(estimator).__name__} "
-                f"is expecting {n_step} features per step as input."
+                f"is expecting {n_step} features per step as input." + hint
             )
     elif estimator._tabular_2d if reset else estimator._tabular:
         # 2-D data: columns are time steps, validated as scikit-learn does

@@ -192,6 +192,10 @@ def test_channels_first_input_is_named():
     # equal lengths but unequal features: named as such, not numpy's error
     with pytest.raises(ValueError, match="Sequence 1 of X has 3 features per step, but 2"):
         clf.fit([np.ones((4, 2)), np.ones((4, 3))], y[:2])
+    # fitted time first, then given channels first at predict time
+    fitted = clf.fit(rng.normal(size=(10, 30, 3)), y)
+    with pytest.raises(ValueError, match=r"expecting 3 features.*second axis has 3.*channels_last"):
+        fitted.predict(rng.normal(size=(4, 3, 30)))
     # time first, as sklstm reads it: no warning
     with warnings.catch_warnings():
         warnings.simplefilter("error")
