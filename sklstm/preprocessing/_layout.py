@@ -1,7 +1,6 @@
 """Conversion from the channels-first layout of aeon and sktime."""
 
 import numpy as np
-import pandas as pd
 
 from .._data import sktime_layout
 
@@ -83,9 +82,7 @@ def _from_pandas(X, layout):
     """sktime's pandas layouts as a list of ``(T_i, n_channels)`` arrays."""
     if layout == "pd-multiindex":
         # the instances in the order they first appear, their steps as given
-        instances = X.index.get_level_values(0)
-        groups = X.groupby(instances, sort=False)
-        return [group.to_numpy() for _, group in groups]
+        return [group.to_numpy() for _, group in X.groupby(level=0, sort=False)]
     series = []
     for i, row in enumerate(X.itertuples(index=False)):
         channels = [np.asarray(cell).ravel() for cell in row]
