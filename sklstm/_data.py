@@ -161,6 +161,14 @@ def _finite(validate, *args, **kwargs):
         with np.errstate(over="ignore"):
             return validate(*args, **kwargs)
     except ValueError as error:
+        if "could not convert" in str(error):
+            # numpy's message names the value but not the fix
+            raise ValueError(
+                f"X holds values that are not numbers ({error}). Numeric "
+                "sequences need numbers at every step; texts are read as "
+                "strings or lists of string tokens, all of them strings. "
+                "Convert or drop the other values before calling the estimator."
+            ) from error
         if "NaN" not in str(error) and "infinity" not in str(error):
             raise
         X = args[-1]

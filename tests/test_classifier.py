@@ -374,6 +374,9 @@ def test_verbose_prints_epoch_table(bits, capsys):
         ([[1.0, np.nan], [1.0]], [0, 1], ValueError, "Sequence 0 of X contains NaN"),
         ([np.ones((3, 2)), np.ones((2, 3))], [0, 1], ValueError, "3 features per step"),
         ([[1.0, "a"], [1.0]], [0, 1], TypeError, "Sequence 0 of X could not be"),
+        # numbers and text mixed in one array: neither a numeric X nor a text
+        (np.array([[1.0, "a"]] * 4, dtype=object), [0, 1, 0, 1], ValueError,
+         r"X holds values that are not numbers \(could not convert string.*'a'"),
         (np.ones((4, 3)), [0, 1, 0], ValueError, "inconsistent numbers of samples"),
         (np.ones((4, 3)), [0.1, 0.5, 1.7, 2.2], ValueError, "Unknown label type"),
         (np.ones((4, 3)), None, ValueError, "requires y to be passed"),
