@@ -3,8 +3,10 @@
 import math
 from numbers import Real
 
+import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
@@ -247,7 +249,7 @@ class SequenceClassifier(
     def _fit(self, X, y, sample_weight, classes=None):
         self._require_y(y, "one label per sequence")
         X, lengths = self._check_X(X, reset=True)
-        y = column_or_1d(y, warn=True)
+        y = column_or_1d(_one_column(y), warn=True)
         check_consistent_length(X, y)
         sample_weight = self._check_sample_weight(sample_weight, X)
         y = self._encode_labels(y, classes)
@@ -316,3 +318,17 @@ class SequenceClassifier(
         """
         check_is_fitted(self)
         return self.classes_[self._predict_batches(X, lambda out: out.argmax(dim=-1))]
+
+
+def _one_column(y):
+    """y as given, or a ValueError naming the fix where it has several
+    columns (multilabel or multi-output targets)."""
+    shape = np.shape(y)
+    if len(shape) == 2 and shape[1] > 1:
+        raise ValueError(
+            f"y has {shape[1]} columns ({type_of_target(y)} targets), but "
+            "SequenceClassifier predicts one label per sequence. For several "
+            "labels per sequence, fit one classifier per column with "
+            "sklearn.multioutput.MultiOutputClassifier(SequenceClassifier())."
+        )
+    return y

@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.multioutput import MultiOutputClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
@@ -166,6 +167,16 @@ def test_grid_search_and_cross_val_score(bits):
     assert search.best_estimator_.cell in ("lstm", "gru")
     scores = cross_val_score(make_pipeline(StandardScaler(), clone(search.estimator)), X, y, cv=2)
     assert scores.shape == (2,)
+
+
+def test_several_labels_per_sequence_through_multi_output(ragged):
+    # the fit refuses a y of several columns and names this wrapper
+    X, y = ragged
+    Y = np.c_[y, [int(x[:, 1].sum() > 0) for x in X]]
+    model = MultiOutputClassifier(SequenceClassifier(**{**FAST, "max_epochs": 20}))
+    predicted = model.fit(X, Y).predict(X)
+    assert predicted.shape == (80, 2)
+    assert (predicted == Y).mean(axis=0).min() > 0.7
 
 
 class RecordWeights(Callback):
@@ -385,6 +396,8 @@ def test_verbose_prints_epoch_table(bits, capsys):
         (np.ones((4, 3)), pd.Series(["a", "b", pd.NA, np.nan]), ValueError,
          "y holds 2 missing labels"),
         (np.ones((4, 3, 2, 2)), [0, 1, 0, 1], ValueError, "X has 4 dimensions"),
+        (np.ones((4, 3)), np.eye(4)[:, :2].astype(int), ValueError,
+         r"y has 2 columns \(multilabel-indicator targets\).*MultiOutputClassifier"),
     ],
 )
 def test_bad_input_at_fit(X, y, error, match):
