@@ -133,10 +133,18 @@ def test_channels_last():
     assert [x.shape for x in ragged] == [(5, 3), (2, 3)]
     # a stateless pipeline step
     assert FunctionTransformer(channels_last).fit_transform(X).shape == (2, 4, 3)
-    with pytest.raises(ValueError, match="aeon and sktime collections are 3-D"):
+    with pytest.raises(ValueError, match="aeon and sktime collections are 3-D.*needs no conversion"):
         channels_last(np.zeros((4, 5)))
     with pytest.raises(ValueError, match="Series 1 of X has 1 dimensions"):
         channels_last([np.zeros((3, 5)), np.zeros(4)])
+    with pytest.raises(ValueError, match="X is empty"):
+        channels_last([])
+    with pytest.raises(TypeError, match="got str"):
+        channels_last("series")
+    # a plain wide frame is one of the layouts the estimators read as they are
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(ValueError, match="neither of sktime's pandas layouts.*'pd-wide'"):
+        channels_last(pd.DataFrame(np.zeros((4, 5))))
 
 
 def test_channels_last_reads_sktime_pandas_layouts():

@@ -53,18 +53,33 @@ def channels_last(X):
     layout = sktime_layout(X)
     if layout is not None:
         return _from_pandas(X, layout)
+    wide = ("; a 2-D X of univariate series (n_cases, n_timepoints), as "
+            "sktime's 'numpyflat' and 'pd-wide' layouts hold them, needs no "
+            "conversion: the estimators read it as it is")
+    if hasattr(X, "columns"):
+        raise ValueError(
+            "X is a pandas DataFrame in neither of sktime's pandas layouts that "
+            "channels_last reads ('pd-multiindex': a row per time step, indexed "
+            "by instance and time; 'nested_univ': a cell per series)" + wide + "."
+        )
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim != 3:
             raise ValueError(
                 f"X has {X.ndim} dimensions; aeon and sktime collections are 3-D "
                 "(n_cases, n_channels, n_timepoints) or lists of 2-D "
-                "(n_channels, n_timepoints_i) arrays."
+                "(n_channels, n_timepoints_i) arrays"
+                + (wide if X.ndim == 2 else "") + "."
             )
         return X.transpose(0, 2, 1)
-    if not hasattr(X, "__len__") or len(X) == 0:
+    if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+        raise TypeError(
+            f"X must be a 3-D array or a list of 2-D (n_channels, "
+            f"n_timepoints_i) arrays, got {type(X).__name__}."
+        )
+    if len(X) == 0:
         raise ValueError(
-            "X must be a non-empty 3-D array or a list of 2-D "
-            "(n_channels, n_timepoints_i) arrays."
+            "X is empty: it must hold at least one series, as a 3-D array or "
+            "a list of 2-D (n_channels, n_timepoints_i) arrays."
         )
     series = []
     for i, x in enumerate(X):
