@@ -21,7 +21,7 @@ class _LabelsMixin:
         """Learn ``classes_`` from 1-D labels, or from ``classes`` on a first
         ``partial_fit``; keep them when training goes on; return codes."""
         labels = np.asarray(labels)
-        if labels.dtype == object:
+        if labels.dtype == object or labels.dtype.kind == "f":
             missing = np.flatnonzero(pd.isna(labels))
             if missing.size:
                 raise ValueError(

@@ -395,6 +395,8 @@ def test_verbose_prints_epoch_table(bits, capsys):
          r"y holds 1 missing labels \(None or NaN; the first is label 1"),
         (np.ones((4, 3)), pd.Series(["a", "b", pd.NA, np.nan]), ValueError,
          "y holds 2 missing labels"),
+        (np.ones((4, 3)), [0.0, np.nan, 1.0, 1.0], ValueError,
+         r"y holds 1 missing labels \(None or NaN; the first is label 1"),
         (np.ones((4, 3, 2, 2)), [0, 1, 0, 1], ValueError, "X has 4 dimensions"),
         (np.ones((4, 3)), np.eye(4)[:, :2].astype(int), ValueError,
          r"y has 2 columns \(multilabel-indicator targets\).*MultiOutputClassifier"),

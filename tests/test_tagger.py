@@ -122,6 +122,7 @@ def test_text_tagging_with_unknown_words():
         (np.zeros((4, 6)), "Sequence 0 has 5 steps but 6 labels"),
         (np.zeros((3, 5)), "X holds 4 sequences but y holds labels for 3"),
         (np.where(np.eye(4, 5) > 0, None, "N"), "y holds 4 missing labels"),
+        (np.where(np.eye(4, 5) > 0, np.nan, 1.0), "y holds 4 missing labels"),
     ],
 )
 def test_bad_y(y, match):
