@@ -321,14 +321,24 @@ class SequenceClassifier(
 
 
 def _one_column(y):
-    """y as given, or a ValueError naming the fix where it has several
-    columns (multilabel or multi-output targets)."""
-    shape = np.shape(y)
+    """y as given, or a ValueError naming the fix where it holds several
+    labels per sequence (multilabel or multi-output targets, or one label
+    per step)."""
+    per_step = "; for one label per step, use SequenceTagger."
+    try:
+        shape = np.shape(y)
+    except ValueError:  # numpy's "inhomogeneous shape"
+        raise ValueError(
+            "y holds sequences of labels of different lengths, but "
+            "SequenceClassifier predicts one label per sequence (a 1-D y)"
+            + per_step
+        ) from None
     if len(shape) == 2 and shape[1] > 1:
         raise ValueError(
             f"y has {shape[1]} columns ({type_of_target(y)} targets), but "
             "SequenceClassifier predicts one label per sequence. For several "
             "labels per sequence, fit one classifier per column with "
-            "sklearn.multioutput.MultiOutputClassifier(SequenceClassifier())."
+            "sklearn.multioutput.MultiOutputClassifier(SequenceClassifier())"
+            + per_step
         )
     return y

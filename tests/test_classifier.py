@@ -400,6 +400,8 @@ def test_verbose_prints_epoch_table(bits, capsys):
         (np.ones((4, 3, 2, 2)), [0, 1, 0, 1], ValueError, "X has 4 dimensions"),
         (np.ones((4, 3)), np.eye(4)[:, :2].astype(int), ValueError,
          r"y has 2 columns \(multilabel-indicator targets\).*MultiOutputClassifier"),
+        (np.ones((3, 3)), [[0, 1, 1], [1], [0, 0]], ValueError,
+         r"y holds sequences of labels of different lengths.*use SequenceTagger"),
     ],
 )
 def test_bad_input_at_fit(X, y, error, match):
