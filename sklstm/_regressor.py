@@ -274,17 +274,18 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
                 y, ensure_2d=False, dtype=np.float32, input_name="y", estimator=self
             )
         except ValueError as exc:
+            if "inhomogeneous" in str(exc):
+                raise ValueError(
+                    "y holds rows of different lengths; SequenceRegressor needs "
+                    "y shaped (n_samples,) or (n_samples, n_outputs), the same "
+                    "number of targets for every sequence."
+                ) from exc
             if not _holds_text(y):
                 raise
             raise ValueError(
                 f"y holds values that are not numbers ({exc}); SequenceRegressor "
                 "predicts numbers: for class labels, use SequenceClassifier."
             ) from exc
-        if y.ndim > 2:
-            raise ValueError(
-                f"y has {y.ndim} dimensions; SequenceRegressor needs y shaped "
-                "(n_samples,) or (n_samples, n_outputs)."
-            )
         check_consistent_length(X, y)
         sample_weight = self._check_sample_weight(sample_weight, X)
         self._y_1d = y.ndim == 1

@@ -61,7 +61,8 @@ def test_pickle_round_trip():
     [
         (np.array([1.0, np.nan, 2.0, 3.0]), "Input y contains NaN"),
         (np.array([1.0, np.inf, 2.0, 3.0]), "Input y contains infinity"),
-        (np.zeros((4, 2, 2)), "y has 3 dimensions|Found array with dim 3"),
+        (np.zeros((4, 2, 2)), "Found array with dim 3"),
+        ([[1.0, 2.0], [1.0], [0.0], [2.0]], "y holds rows of different lengths"),
         (np.zeros(3), "inconsistent numbers of samples"),
         (None, "requires y to be passed"),
         (np.array(["a", "b", "a", "b"]), "not numbers .*for class labels, use SequenceClassifier"),
