@@ -326,7 +326,7 @@ def _one_column(y):
     per step)."""
     per_step = "; for one label per step, use SequenceTagger."
     try:
-        shape = np.shape(y)
+        shape = np.asarray(y).shape
     except ValueError:  # numpy's "inhomogeneous shape"
         raise ValueError(
             "y holds sequences of labels of different lengths, but "
