@@ -133,6 +133,19 @@ def load(path, *, device=None):
     See Also
     --------
     save : Save a fitted estimator.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np, sklstm
+    >>> from sklstm import SequenceRegressor
+    >>> X = np.random.RandomState(0).rand(20, 6)
+    >>> reg = SequenceRegressor(max_epochs=2, random_state=0).fit(X, X.sum(axis=1))
+    >>> buffer = io.BytesIO()  # a file object, as a database or a bucket gives
+    >>> sklstm.save(reg, buffer)
+    >>> same = sklstm.load(io.BytesIO(buffer.getvalue()))
+    >>> bool((same.predict(X) == reg.predict(X)).all())
+    True
     """
     if hasattr(path, "read"):
         data = None if isinstance(path, io.TextIOBase) else path.read()

@@ -1,5 +1,6 @@
 """The public API's docstrings follow numpydoc: every parameter
-documented, with a description, in the signature's order."""
+documented, with a description, in the signature's order; every
+re-exported class and function shows an example (run as a doctest)."""
 
 import inspect
 
@@ -17,6 +18,16 @@ import sklstm.preprocessing  # noqa: E402
 # documented, undocumented, misordered or unexplained parameters; a
 # malformed parameter entry; no docstring
 CHECKS = {"PR01", "PR02", "PR03", "PR04", "PR07", "PR10", "GL08"}
+
+
+def _exported():
+    """The re-exported classes and functions, by their full names."""
+    return sorted(
+        f"{obj.__module__}.{obj.__qualname__}"
+        for module in (sklstm, sklstm.preprocessing, sklstm.datasets, sklstm.nn)
+        for obj in map(module.__dict__.get, module.__all__)
+        if inspect.isclass(obj) or inspect.isfunction(obj)
+    )
 
 
 def _public_objects():
@@ -46,3 +57,9 @@ def test_public_docstrings(name):
         if code in CHECKS
     ]
     assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize("name", _exported())
+def test_exported_objects_show_an_example(name):
+    errors = numpydoc_validate.validate(name)["errors"]
+    assert "EX01" not in [code for code, _ in errors], f"{name} has no Examples section"

@@ -202,6 +202,15 @@ class ConvBlock(nn.Module):
         Steps between outputs.
     dilations : sequence of int, default=(1,)
         One dilation, or several for a :class:`DilatedConvs`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import ConvBlock
+    >>> block = ConvBlock(3, 16, kernel_size=7, stride=2)
+    >>> out, lengths = block(torch.randn(4, 3, 50), torch.tensor([50, 40, 20, 9]))
+    >>> out.shape, lengths.tolist()  # (batch, channels, time)
+    (torch.Size([4, 16, 25]), [25, 20, 10, 5])
     """
 
     def __init__(self, n_inputs, channels, kernel_size, stride, dilations=(1,)):
@@ -252,6 +261,15 @@ class ConvFrontEnd(nn.Module):
     dilations : sequence of int, default=(1,)
         Dilations of the first block's convolutions, one parallel branch
         each (see :class:`DilatedConvs`); the later blocks are plain.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import ConvFrontEnd
+    >>> front = ConvFrontEnd(3, n_layers=2, channels=16, kernel_size=7, stride=2)
+    >>> out, lengths = front(torch.randn(4, 50, 3), torch.tensor([50, 40, 20, 9]))
+    >>> out.shape, lengths.tolist()  # (batch, time, channels): a quarter of the steps
+    (torch.Size([4, 13, 16]), [13, 10, 5, 3])
     """
 
     def __init__(self, n_inputs, n_layers, channels, kernel_size, stride, dilations=(1,)):

@@ -40,6 +40,17 @@ class LinearHead(nn.Linear):
     tie_weights : bool, default=False
         Share the embedding matrix with this layer (needs the embedding's
         shape ``(n_outputs, n_inputs)``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import LinearHead
+    >>> head = LinearHead(8, 3).eval()
+    >>> features = torch.randn(5, 8)
+    >>> head(features).shape
+    torch.Size([5, 3])
+    >>> bool(torch.equal(head(features)[:2], head(features[:2])))  # batch-independent
+    True
     """
 
     def __init__(self, n_inputs, n_outputs, exact_eval=True, init_range=None,
@@ -102,6 +113,15 @@ class TwoLevelSoftmaxHead(LinearHead):
         Outputs in the head, between 1 and ``n_outputs - 1``.
     **params
         As :class:`LinearHead`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import TwoLevelSoftmaxHead
+    >>> head = TwoLevelSoftmaxHead(8, 10, cutoff=4).eval()
+    >>> log_proba = head(torch.randn(2, 8))  # over all 10 outputs
+    >>> log_proba.shape, torch.allclose(log_proba.exp().sum(dim=-1), torch.ones(2))
+    (torch.Size([2, 10]), True)
     """
 
     def __init__(self, n_inputs, n_outputs, cutoff, **params):

@@ -22,6 +22,13 @@ class Standardize(nn.Module):
     ----------
     mean, scale : array-like of shape (n_features,)
         Subtracted from each feature, and then divided into it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import Standardize
+    >>> Standardize(mean=[1.0, 10.0], scale=[2.0, 5.0])(torch.tensor([[[3.0, 20.0]]]))
+    tensor([[[1., 2.]]])
     """
 
     def __init__(self, mean, scale):
@@ -185,6 +192,14 @@ class NumericInput(nn.Module):
     ----------
     n_outputs : int
         Features per step after the differences and copies.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import NumericInput
+    >>> inputs = NumericInput(2, differences=1)  # 2 features and their slopes
+    >>> inputs.n_outputs, inputs(torch.zeros(4, 10, 2)).shape
+    (4, torch.Size([4, 10, 4]))
     """
 
     def __init__(self, n_features, differences=0, lag=1, mean=None, scale=None,
@@ -225,6 +240,13 @@ class TokenEmbedding(nn.Embedding):
         Entries of the vocabulary, and the size of each one's embedding.
     word_dropout : float, default=0.0
         Probability of dropping each vocabulary entry in training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import TokenEmbedding
+    >>> TokenEmbedding(100, 8)(torch.tensor([[1, 5, 7]])).shape  # 3 token ids
+    torch.Size([1, 3, 8])
 
     Notes
     -----

@@ -432,6 +432,15 @@ class NetworkOutputs(NamedTuple):
         window to the next by truncated back-propagation through time).
     penalty : torch.Tensor or None, default=None
         The activation penalties' sum, added to the training loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import RecurrentNetwork
+    >>> network = RecurrentNetwork(n_features=2, n_outputs=3, num_hidden=4)
+    >>> outputs = network(torch.zeros(5, 7, 2), return_all=True)
+    >>> outputs.prediction.shape, outputs.penalty
+    (torch.Size([5, 3]), None)
     """
 
     prediction: torch.Tensor

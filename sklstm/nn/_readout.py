@@ -25,6 +25,19 @@ class Pooling(nn.Module):
         Size of each step's output (for the attention scores).
     bidirectional : bool
         Whether the second half of the outputs read the sequence backwards.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import Pooling
+    >>> out = torch.tensor([[[1.0], [5.0], [3.0]], [[2.0], [4.0], [9.0]]])
+    >>> lengths = torch.tensor([3, 2])  # the second sequence's last step is padding
+    >>> Pooling("max", 1)(out, lengths).flatten().tolist()
+    [5.0, 4.0]
+    >>> Pooling("mean", 1)(out, lengths).flatten().tolist()
+    [3.0, 3.0]
+    >>> Pooling("last", 1)(out, lengths).flatten().tolist()
+    [3.0, 4.0]
     """
 
     def __init__(self, mode, n_inputs, bidirectional=False):
@@ -91,6 +104,17 @@ class Readout(nn.Module):
     ----------
     n_outputs : int
         Size of the vector per sequence.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import Readout
+    >>> readout = Readout("max", 1, False, conv_pooling="mean", conv_channels=2)
+    >>> out = torch.tensor([[[1.0], [5.0], [3.0]], [[2.0], [4.0], [9.0]]])
+    >>> features = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [5.0, 4.0]],
+    ...                          [[2.0, 2.0], [4.0, 0.0], [7.0, 7.0]]])
+    >>> readout.n_outputs, readout(out, features, torch.tensor([3, 2])).tolist()
+    (3, [[5.0, 3.0, 2.0], [4.0, 3.0, 1.0]])
     """
 
     def __init__(self, pooling, n_inputs, bidirectional, conv_pooling=None,

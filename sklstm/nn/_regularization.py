@@ -18,6 +18,17 @@ class SequenceDropout(nn.Dropout):
     locked : bool, default=False
         One mask per sequence, the same at every step, instead of one per
         value.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import SequenceDropout
+    >>> X = torch.ones(2, 4, 3)  # (batch, time, features)
+    >>> dropped = SequenceDropout(0.5, locked=True).train()(X)
+    >>> bool((dropped == dropped[:, :1]).all())  # the same mask at every step
+    True
+    >>> SequenceDropout(0.5).eval()(X) is X
+    True
     """
 
     def __init__(self, p, locked=False):
@@ -43,6 +54,14 @@ class ActivationPenalties(nn.Module):
     temporal : float
         ``temporal`` times the mean square of the change of the outputs
         before dropout from one real step to the next (TAR).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm.nn import ActivationPenalties
+    >>> outputs = torch.tensor([[[1.0], [3.0]]])  # one sequence, two steps
+    >>> ActivationPenalties(activation=2.0, temporal=1.0)(outputs, outputs)
+    tensor(14.)
     """
 
     def __init__(self, activation, temporal):
