@@ -81,7 +81,9 @@ def make_parity(n_samples=1000, n_steps=20, *, random_state=None):
     Returns
     -------
     X : ndarray of shape (n_samples, n_steps), dtype int64
+        The bits.
     y : ndarray of shape (n_samples, n_steps), dtype int64
+        The parity of the bits up to each step.
 
     Examples
     --------
@@ -123,7 +125,9 @@ def make_sine(n_samples=1000, window=20, *, noise=0.05, random_state=None):
     Returns
     -------
     X : ndarray of shape (n_samples, window), dtype float64
+        The noisy windows.
     y : ndarray of shape (n_samples,), dtype float64
+        The noise-free value after each window.
 
     Examples
     --------

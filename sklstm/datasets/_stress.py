@@ -94,6 +94,7 @@ def make_few_shot(n_classes=30, n_per_class=2, n_steps=500, *, noise=0.3,
     Returns
     -------
     X : ndarray of shape (n_classes * n_per_class, n_steps)
+        The series, each a warped, noisy copy of its class's prototype.
     y : ndarray of shape (n_classes * n_per_class,), dtype int64
         Class of each series, in shuffled order.
 
@@ -142,7 +143,9 @@ def make_ragged_lengths(n_samples=200, n_classes=5, min_length=30, max_length=30
     Returns
     -------
     X : list of ndarray of shape (length_i,)
+        The series, each of its own length.
     y : ndarray of shape (n_samples,), dtype int64
+        Class of each series: the shape it traces.
 
     Examples
     --------
@@ -195,6 +198,7 @@ def make_bump_position(n_samples=300, n_steps=100, *, noise=0.1, random_state=No
     Returns
     -------
     X : ndarray of shape (n_samples, n_steps)
+        The series, each with one bump.
     y : ndarray of shape (n_samples,)
         The bump's centre, as a fraction of ``n_steps``.
 
@@ -249,7 +253,9 @@ def make_band_spectra(n_samples=300, n_steps=100, n_bands=6, *, noise=0.01,
     Returns
     -------
     X : ndarray of shape (n_samples, n_steps)
+        The spectra.
     y : ndarray of shape (n_samples,)
+        The target, ``10 * h2 - 5 * h4`` plus noise.
 
     Examples
     --------
@@ -312,7 +318,9 @@ def make_scatter_spectra(n_samples=300, n_steps=100, *, scatter=0.25, noise=0.00
     Returns
     -------
     X : ndarray of shape (n_samples, n_steps)
+        The spectra, each under its own scatter.
     y : ndarray of shape (n_samples,)
+        The second component's concentration.
 
     Examples
     --------
@@ -368,7 +376,9 @@ def make_hidden_pattern(n_samples=200, n_steps=1000, pattern_length=20, n_classe
     Returns
     -------
     X : ndarray of shape (n_samples, n_steps)
+        The series, each noise around one pattern.
     y : ndarray of shape (n_samples,), dtype int64
+        Which pattern each series holds.
 
     Examples
     --------
@@ -422,7 +432,9 @@ def make_informative_channel(n_samples=200, n_steps=100, n_channels=20, n_classe
     Returns
     -------
     X : ndarray of shape (n_samples, n_steps, n_channels)
+        The series, time first.
     y : ndarray of shape (n_samples,), dtype int64
+        Class of each series.
     informative : int
         The informative channel.
 

@@ -241,17 +241,17 @@ class TokenEmbedding(nn.Embedding):
     word_dropout : float, default=0.0
         Probability of dropping each vocabulary entry in training.
 
+    Notes
+    -----
+    ``forward(X, lengths=None)`` takes the lengths that a
+    :class:`NumericInput` reads, and ignores them.
+
     Examples
     --------
     >>> import torch
     >>> from sklstm.nn import TokenEmbedding
     >>> TokenEmbedding(100, 8)(torch.tensor([[1, 5, 7]])).shape  # 3 token ids
     torch.Size([1, 3, 8])
-
-    Notes
-    -----
-    ``forward(X, lengths=None)`` takes the lengths that a
-    :class:`NumericInput` reads, and ignores them.
     """
 
     def __init__(self, vocab_size, embedding_dim, word_dropout=0.0):
