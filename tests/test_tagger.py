@@ -44,6 +44,22 @@ def test_echo_with_bptt_and_carried_state():
     np.testing.assert_array_equal(pred[0, 3:], y_new[0, 3:])
 
 
+def test_bptt_reads_ragged_sequences_as_one_stream():
+    # the echo of the stream that the sequences make one after another, as
+    # bptt reads them (its state carried from one sequence into the next)
+    X, y = make_echo(n_steps=20_000, echo_step=2, random_state=0)
+    cuts = np.cumsum(np.random.RandomState(0).randint(5, 40, size=1_000))
+    cuts = cuts[cuts < 20_000]
+    X_seqs, y_seqs = np.split(X[0], cuts), np.split(y[0], cuts)
+    tagger = SequenceTagger(
+        num_hidden=8, bptt=15, batch_size=32, lr=0.05, max_epochs=5, random_state=0
+    ).fit(X_seqs, y_seqs)
+    pred = tagger.predict(X_seqs[:5])
+    assert [len(p) for p in pred] == [len(x) for x in X_seqs[:5]]
+    # predicted alone, a sequence's first steps have no echo to read
+    assert np.mean([(p[2:] == t[2:]).mean() for p, t in zip(pred, y_seqs[:5])]) == 1.0
+
+
 def test_ragged_in_ragged_out_string_labels():
     rng = np.random.RandomState(0)
     X = [rng.randint(0, 2, size=n) for n in (3, 7, 5, 2) * 10]
@@ -139,6 +155,8 @@ def test_bad_ragged_y_and_unknown_labels_at_score():
         tagger.score(X, [np.zeros(3), np.full(5, 7)])
     with pytest.raises(ValueError, match="early_stopping is not available with bptt"):
         SequenceTagger(bptt=5, early_stopping=True).fit(X, [np.zeros(3), np.ones(5)])
+    with pytest.raises(ValueError, match="conv_layers is not available with bptt"):
+        SequenceTagger(bptt=5, conv_layers=1).fit(X, [np.zeros(3), np.ones(5)])
 
 
 def test_any_length_at_predict_and_feature_check():
