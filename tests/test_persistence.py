@@ -471,6 +471,14 @@ def test_an_archive_smuggling_a_pickle_is_refused(tmp_path, saved):
             ),
             "do not fit the network",
         ),
+        (lambda d: d["estimator"]["net"].update(criterion="os.system"), "unknown criterion"),
+        (
+            lambda d: d["estimator"]["fitted"].update(
+                classes_={"__ndarray__": [1, 2], "dtype": "|O", "shape": [2]}
+            ),
+            "object arrays hold strings only",
+        ),
+        (lambda d: d["estimator"]["fitted"].update(classes_={}), "unexpected JSON value"),
     ],
     ids=[
         "foreign class",
@@ -484,6 +492,9 @@ def test_an_archive_smuggling_a_pickle_is_refused(tmp_path, saved):
         "method as attribute",
         "void array",
         "weights of another shape",
+        "foreign criterion",
+        "object array of numbers",
+        "empty tag",
     ],
 )
 def test_tampered_files_are_refused(saved, tamper, message):
