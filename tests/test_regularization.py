@@ -300,6 +300,36 @@ def test_nt_asgd_keeps_the_average_of_the_steps_after_the_trigger():
                       -lm.score(TEXT[-18:]), rtol=0.05)
 
 
+class _FirstStepWeights(Callback):
+    """The weights each epoch's first training step starts from."""
+
+    def initialize(self):
+        self.first_ = {}
+        return self
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        epoch = len(net.history)
+        if training and epoch not in self.first_:
+            self.first_[epoch] = [p.detach().clone() for p in net.network_.parameters()]
+
+
+def test_nt_asgd_trains_on_from_the_training_weights_after_validation():
+    # validation runs with the averaged weights; the next epoch's training
+    # goes on from the training weights, not from the average
+    record, first = _RecordWeights(), _FirstStepWeights()
+    params = {**FAST, "max_epochs": 10, "validation_fraction": 0.2}
+    lm = SequenceLanguageModel(**params, optimizer="nt-asgd", lr=8.0,
+                               lr_schedule="constant", averaging_patience=1,
+                               callbacks=[record, first]).fit(TEXT)
+    averaging = lm.history_["averaging"].to_numpy()
+    validated_on_average = [e for e in range(1, 10) if averaging[e - 1]]
+    assert validated_on_average, lm.history_  # the case under test happened
+    for epoch in validated_on_average:
+        last_step = [w for e, w in record.steps_ if e == epoch][-1]
+        for start, trained in zip(first.first_[epoch + 1], last_step):
+            torch.testing.assert_close(start, trained, rtol=0, atol=0)
+
+
 def test_full_set_trains_and_round_trips(tmp_path):
     lm = SequenceLanguageModel(**{**FAST, "max_epochs": 6}, **AWD).fit(TEXT)
     assert lm.perplexity(TEXT) < 5
