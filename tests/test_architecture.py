@@ -14,11 +14,13 @@ from sklstm.nn import (
     ConvFrontEnd,
     Differences,
     DilatedConvs,
-    Pooling,
+    LinearHead,
     NumericInput,
+    Pooling,
     RecurrentNetwork,
     SequenceStandardize,
     TokenEmbedding,
+    TwoLevelSoftmaxHead,
     low_precision_supported,
 )
 
@@ -793,6 +795,25 @@ def test_invalid_architecture_parameters(ragged, params, match):
     X, y = ragged
     with pytest.raises(ValueError, match=match):
         SequenceClassifier(**params).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: RecurrentNetwork(embedding_dropout=0.1), "embedding_dropout needs token inputs"),
+        (lambda: RecurrentNetwork(cell="lsmt"), "cell must be one of"),
+        (lambda: RecurrentNetwork(vocab_size=10, input_differences=1),
+         "input_differences needs real-valued inputs"),
+        (lambda: RecurrentNetwork(vocab_size=10, tie_weights=True, bidirectional=True),
+         "tie_weights needs token inputs and one direction"),
+        (lambda: LinearHead(4, 3, tie_weights=True), "tie_weights needs token inputs"),
+        (lambda: TwoLevelSoftmaxHead(4, 10, cutoff=10), "softmax_cutoff must be between 1 and"),
+    ],
+)
+def test_network_parts_refuse_options_that_do_not_fit(make, match):
+    # the torch parts check what they are given, for use outside the estimators
+    with pytest.raises(ValueError, match=match):
+        make()
 
 
 def test_grid_search_and_pickle_over_the_new_parameters():
