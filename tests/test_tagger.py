@@ -157,6 +157,8 @@ def test_bad_ragged_y_and_unknown_labels_at_score():
         SequenceTagger(bptt=5, early_stopping=True).fit(X, [np.zeros(3), np.ones(5)])
     with pytest.raises(ValueError, match="conv_layers is not available with bptt"):
         SequenceTagger(bptt=5, conv_layers=1).fit(X, [np.zeros(3), np.ones(5)])
+    with pytest.raises(ValueError, match="Labels of sequence 0 have 2 dimensions"):
+        SequenceTagger(**FAST).fit(X, [np.zeros((3, 2)), np.zeros((5, 2))])
 
 
 def test_any_length_at_predict_and_feature_check():
