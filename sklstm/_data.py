@@ -30,6 +30,9 @@ def _as_ragged(X):
         raise ValueError(
             "X is empty: found 0 sequences while at least 1 is required."
         )
+    single = [isinstance(x, (str, bytes)) or not hasattr(x, "__len__") for x in X]
+    if all(single):
+        return None  # 1-D data, which check_sequences names
     shapes = set()
     for i, x in enumerate(X):
         if x is None:
@@ -38,8 +41,12 @@ def _as_ragged(X):
                 "at least one step. Drop missing sequences (and their targets) "
                 "before calling the estimator."
             )
-        if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
-            return None  # scalars: 1-D data, rejected with numpy's message later
+        if single[i]:
+            raise ValueError(
+                f"Sequence {i} of X is a single value ({x!r:.40}), not a "
+                "sequence; every item of X must be a sequence, shaped (T_i,) "
+                "or (T_i, n_features) (a one-step sequence is [value])."
+            )
         shapes.add(_shape(x))
     # unequal lengths, or equal lengths whose later axes differ (which
     # _ragged_to_padded then names)
@@ -276,6 +283,13 @@ def check_sequences(estimator, X, *, reset):
     ndim = getattr(X, "ndim", None)
     if ndim is None:
         ndim = np.asarray(X).ndim
+    if ndim == 1:
+        raise ValueError(
+            f"X is 1-D ({len(X)} values), but sequences are the rows of a 2-D X "
+            "(n_samples, n_timesteps), the items of a 3-D X or of a list. "
+            "Reshape your data: X.reshape(1, -1) if it is a single sequence, "
+            "or a list of arrays if each value is meant as a sequence of its own."
+        )
     if ndim > 3:
         raise ValueError(
             f"X has {ndim} dimensions, but sequences are 2-D (n_samples, "
