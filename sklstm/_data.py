@@ -30,7 +30,8 @@ def _as_ragged(X):
         raise ValueError(
             "X is empty: found 0 sequences while at least 1 is required."
         )
-    single = [isinstance(x, (str, bytes)) or not hasattr(x, "__len__") for x in X]
+    single = [x is not None and (isinstance(x, (str, bytes)) or not hasattr(x, "__len__"))
+              for x in X]
     if all(single):
         return None  # 1-D data, which check_sequences names
     shapes = set()

@@ -101,6 +101,8 @@ def test_tagger_score_weighs_each_sequence_steps():
 def test_none_inside_a_ragged_list():
     with pytest.raises(ValueError, match="Sequence 1 of X is None"):
         SequenceClassifier(**FAST).fit([np.ones((3, 2)), None, np.ones((2, 2))], [0, 1, 0])
+    with pytest.raises(ValueError, match="Sequence 0 of X is None"):
+        SequenceClassifier(**FAST).fit([None, None], [0, 1])
 
 
 def test_four_dimensional_input():
