@@ -3,7 +3,6 @@
 import math
 from numbers import Real
 
-import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
@@ -14,6 +13,7 @@ from sklearn.utils.validation import (
 )
 
 from ._compat import Interval, StrOptions
+from ._data import array_shape
 from ._base import _BaseSequenceEstimator, fit_context
 from ._numeric_input import MANY_TO_ONE_CONSTRAINTS, _NumericInputMixin
 from ._docs import fill_doc
@@ -325,14 +325,13 @@ def _one_column(y):
     labels per sequence (multilabel or multi-output targets, or one label
     per step)."""
     per_step = "; for one label per step, use SequenceTagger."
-    try:
-        shape = np.asarray(y).shape
-    except ValueError:  # numpy's "inhomogeneous shape"
+    shape = array_shape(y)
+    if shape is None:
         raise ValueError(
             "y holds sequences of labels of different lengths, but "
             "SequenceClassifier predicts one label per sequence (a 1-D y)"
             + per_step
-        ) from None
+        )
     if len(shape) == 2 and shape[1] > 1:
         raise ValueError(
             f"y has {shape[1]} columns ({type_of_target(y)} targets), but "

@@ -54,6 +54,33 @@ def _as_ragged(X):
     return list(X) if len(shapes) > 1 else None
 
 
+def array_shape(values):
+    """The shape of ``values`` as one array, or None where numpy cannot
+    make one (rows of different lengths).
+
+    >>> array_shape([[1, 2], [3, 4]]), array_shape([[1, 2], [3]])
+    ((2, 2), None)
+    """
+    try:
+        return np.asarray(values).shape
+    except ValueError:  # numpy's "inhomogeneous shape"
+        return None
+
+
+def holds_text(values):
+    """Whether ``values`` (labels, or the steps of sequences) hold strings.
+
+    >>> holds_text(["a", "b"]), holds_text([1.0, "b"]), holds_text([1.0, 2.0])
+    (True, True, False)
+    """
+    if array_shape(values) is None:
+        return False
+    values = np.asarray(values)
+    if values.dtype.kind in "US":
+        return True
+    return values.dtype.kind == "O" and any(isinstance(v, str) for v in values.ravel())
+
+
 def _shape(x):
     """The shape of one sequence, as far as it is regular."""
     shape = getattr(x, "shape", None)
@@ -169,7 +196,7 @@ def _finite(validate, *args, **kwargs):
         with np.errstate(over="ignore"):
             return validate(*args, **kwargs)
     except ValueError as error:
-        if "could not convert" in str(error):
+        if holds_text(args[-1]):
             # numpy's message names the value but not the fix
             raise ValueError(
                 f"X holds values that are not numbers ({error}). Numeric "

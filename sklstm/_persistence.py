@@ -1,6 +1,7 @@
 """Saving and loading fitted estimators without pickle (the format:
 :mod:`sklstm._serialization`)."""
 
+import contextlib
 import io
 import os
 import tempfile
@@ -27,6 +28,15 @@ _CLASSES = {
         Vocabulary,
     )
 }
+
+
+@contextlib.contextmanager
+def _scratch_file():
+    """A file path in a private temporary folder, removed afterwards:
+    safetensors reads and writes files, so a file object's bytes pass
+    through one."""
+    with tempfile.TemporaryDirectory() as folder:
+        yield os.path.join(folder, "model.safetensors")
 
 
 def save(estimator, path, *, optimizer=True):
@@ -96,9 +106,7 @@ def save(estimator, path, *, optimizer=True):
     if not stream:
         write(doc, tensors, path)
         return
-    # safetensors writes files: one in a private folder, its bytes passed on
-    with tempfile.TemporaryDirectory() as folder:
-        file = os.path.join(folder, "model.safetensors")
+    with _scratch_file() as file:
         write(doc, tensors, file)
         with open(file, "rb") as written:
             path.write(written.read())
@@ -155,9 +163,7 @@ def load(path, *, device=None):
                 "(open(path, 'rb')) or pass its path."
             )
         name = getattr(path, "name", type(path).__name__)
-        # safetensors reads files: the bytes go to one in a private folder
-        with tempfile.TemporaryDirectory() as folder:
-            file = os.path.join(folder, "model.safetensors")
+        with _scratch_file() as file:
             with open(file, "wb") as copy:
                 copy.write(data)
             doc, tensors = read(file, name=name)

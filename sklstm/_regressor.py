@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 
 from . import _auto
 from ._compat import Interval, StrOptions
+from ._data import array_shape, holds_text
 from ._base import _BaseSequenceEstimator, fit_context
 from ._docs import fill_doc
 from ._linear_path import describe_linear_path, fit_linear_path
@@ -274,13 +275,13 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
                 y, ensure_2d=False, dtype=np.float32, input_name="y", estimator=self
             )
         except ValueError as exc:
-            if "inhomogeneous" in str(exc):
+            if array_shape(y) is None:
                 raise ValueError(
                     "y holds rows of different lengths; SequenceRegressor needs "
                     "y shaped (n_samples,) or (n_samples, n_outputs), the same "
                     "number of targets for every sequence."
                 ) from exc
-            if not _holds_text(y):
+            if not holds_text(y):
                 raise
             raise ValueError(
                 f"y holds values that are not numbers ({exc}); SequenceRegressor "
@@ -355,11 +356,3 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-
-def _holds_text(y):
-    """Whether the targets ``y`` hold strings (class labels, not numbers)."""
-    values = np.asarray(y)
-    if values.dtype.kind in "US":
-        return True
-    return values.dtype.kind == "O" and any(isinstance(v, str) for v in values.ravel())

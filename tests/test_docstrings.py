@@ -21,32 +21,34 @@ import sklstm.preprocessing  # noqa: E402
 CHECKS = {"PR01", "PR02", "PR03", "PR04", "PR07", "PR10", "RT03", "GL07", "GL08"}
 
 
+MODULES = (sklstm, sklstm.preprocessing, sklstm.datasets, sklstm.nn)
+
+
 def _exported():
-    """The re-exported classes and functions, by their full names."""
-    return sorted(
-        f"{obj.__module__}.{obj.__qualname__}"
-        for module in (sklstm, sklstm.preprocessing, sklstm.datasets, sklstm.nn)
+    """The re-exported classes and functions, with the module that exports them."""
+    return [
+        (module, obj)
+        for module in MODULES
         for obj in map(module.__dict__.get, module.__all__)
-        if inspect.isclass(obj) or inspect.isfunction(obj)
-    )
+        if callable(obj) and hasattr(obj, "__qualname__")
+    ]
+
+
+def _name(obj):
+    return f"{obj.__module__}.{obj.__qualname__}"
 
 
 def _public_objects():
     """The re-exported objects, and the public methods of the estimators and
     transformers (the torch modules' ``forward`` is described in prose)."""
     names = []
-    for module in (sklstm, sklstm.preprocessing, sklstm.datasets, sklstm.nn):
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if name.startswith("__") or not hasattr(obj, "__qualname__"):
-                continue
-            path = f"{obj.__module__}.{obj.__qualname__}"
-            names.append(path)
-            if inspect.isclass(obj) and module is not sklstm.nn:
-                names += [
-                    f"{path}.{method}" for method, value in vars(obj).items()
-                    if callable(value) and not method.startswith("_")
-                ]
+    for module, obj in _exported():
+        names.append(_name(obj))
+        if inspect.isclass(obj) and module is not sklstm.nn:
+            names += [
+                f"{_name(obj)}.{method}" for method, value in vars(obj).items()
+                if callable(value) and not method.startswith("_")
+            ]
     return sorted(set(names))
 
 
@@ -60,7 +62,7 @@ def test_public_docstrings(name):
     assert not errors, "\n".join(errors)
 
 
-@pytest.mark.parametrize("name", _exported())
+@pytest.mark.parametrize("name", sorted({_name(obj) for _, obj in _exported()}))
 def test_exported_objects_show_an_example(name):
     errors = numpydoc_validate.validate(name)["errors"]
     assert "EX01" not in [code for code, _ in errors], f"{name} has no Examples section"
