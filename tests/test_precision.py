@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+import sklstm
 import sklstm._base
 from sklstm import SequenceClassifier, SequenceLanguageModel
 from sklstm.nn import _recurrent as modules
@@ -141,3 +142,49 @@ def test_bfloat16_trains_where_onednn_has_only_avx2():
     assert result["supported"] is False
     assert "Use precision='float32' on this CPU" in done.stderr
     assert np.isfinite(result["perplexity"])
+
+
+_AVX2_LOAD_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import torch
+    import sklstm
+
+    model = sklstm.load(sys.argv[1])
+    X = np.load(sys.argv[2])
+    proba = model.predict_proba(X).tolist()
+    model.partial_fit(X, model.predict(X))  # training goes on, in float32 LSTMs
+    print(json.dumps({
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "proba": proba,
+        "finite": bool(np.isfinite(model.predict_proba(X)).all()),
+    }))
+    """
+)
+
+
+def test_bfloat16_model_moves_to_a_cpu_with_only_avx2(tmp_path):
+    # CI machines differ: a model trained in bfloat16 on an AVX-512 CPU is
+    # loaded, predicts and trains on one without bfloat16 kernels
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 12, 2), np.arange(40) % 3
+    model = SequenceClassifier(precision="bfloat16", max_epochs=2, num_hidden=8,
+                               n_networks=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # float32 is faster on an AVX2 CPU
+        model.fit(X, y)
+    sklstm.save(model, tmp_path / "model.sklstm")
+    np.save(tmp_path / "X.npy", X)
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+    done = subprocess.run(
+        [sys.executable, "-c", _AVX2_LOAD_CHILD, str(tmp_path / "model.sklstm"),
+         str(tmp_path / "X.npy")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["capability"] == "AVX2"
+    np.testing.assert_allclose(result["proba"], model.predict_proba(X), atol=1e-5)
+    assert result["finite"]
+    assert "Use precision='float32' on this CPU" in done.stderr
