@@ -247,7 +247,7 @@ class SequenceClassifier(
         return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight, classes=None):
-        self._require_y(y, "one label per sequence")
+        self._require_y(X, y, "one label per sequence")
         X, lengths = self._check_X(X, reset=True)
         y = column_or_1d(_one_column(y), warn=True)
         check_consistent_length(X, y)

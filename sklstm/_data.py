@@ -1,6 +1,7 @@
 """Input validation and batching for sequence data."""
 
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -126,6 +127,44 @@ def sktime_layout(X):
     ):
         return "nested_univ"
     return None
+
+
+def check_not_iterator(X):
+    """Raise where X is an iterator (a generator, ``map``, ``iter(...)``):
+    the estimators read X more than once, and a first look at one would
+    consume the sequence it looked at."""
+    if isinstance(X, Iterator):
+        raise TypeError(
+            f"X is an iterator ({type(X).__name__}), which can be read only "
+            "once; pass the sequences as a list, list(X), or as an array."
+        )
+
+
+def check_long_layout(X, n_targets):
+    """Raise where X has a row per time step (sktime's ``"pd-multiindex"``)
+    and y a target per instance: as many targets as X's first index level
+    has values, and fewer than X's rows. Such a frame is otherwise read as
+    2-D data, a sequence per row (a wide frame may be indexed by, say,
+    subject and trial), and the count of targets would not match.
+
+    >>> import pandas as pd
+    >>> index = pd.MultiIndex.from_product([[0, 1], [0, 1, 2]])
+    >>> check_long_layout(pd.DataFrame({"a": range(6)}, index=index), 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: X has 6 rows but y has 2 targets, one per value of X's first index level: ...
+    """
+    if sktime_layout(X) != "pd-multiindex" or n_targets is None:
+        return
+    instances = X.index.get_level_values(0).nunique()
+    if n_targets == instances < len(X):
+        raise ValueError(
+            f"X has {len(X)} rows but y has {n_targets} targets, one per value "
+            "of X's first index level: X looks like sktime's 'pd-multiindex' "
+            "layout (a row per time step, indexed by instance and time), while "
+            "a 2-D X is read as a sequence per row. Convert it with "
+            "sklstm.preprocessing.channels_last(X)."
+        )
 
 
 def _ragged_to_padded(items, n_step_features):
@@ -290,6 +329,7 @@ def check_sequences(estimator, X, *, reset):
     lengths : ndarray of shape (n_samples,) or None
         Real lengths, None when every sequence has all ``max_timesteps`` steps.
     """
+    check_not_iterator(X)
     n_step = None if reset else estimator._n_step_features
     # (a frame with a MultiIndex may be sktime's "pd-multiindex" or a wide
     # frame whose rows are indexed by, say, subject and trial: left as data)

@@ -12,6 +12,18 @@ from ._base import fit_context
 from ._data import PAD_LABEL
 
 
+def _check_one_kind(labels):
+    """Raise where object labels mix text with numbers (or other objects),
+    which numpy cannot sort into ``classes_`` ("'<' not supported")."""
+    text = np.fromiter((isinstance(v, str) for v in labels), bool, count=len(labels))
+    if 0 < text.sum() < len(text):
+        raise TypeError(
+            f"y mixes text and other labels (such as {labels[np.argmax(text)]!r} "
+            f"and {labels[np.argmin(text)]!r}), which cannot be ordered into "
+            "classes_; make them one type, for example with y.astype(str)."
+        )
+
+
 class _LabelsMixin:
     """Label encoding and class weights shared by the classifier and the tagger."""
 
@@ -30,6 +42,8 @@ class _LabelsMixin:
                     "that hold them, or give them a class of their own, before "
                     "fitting."
                 )
+        if labels.dtype == object:
+            _check_one_kind(labels.ravel())
         check_classification_targets(labels)
         if not self._continues():
             if classes is None:

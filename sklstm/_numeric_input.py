@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from . import _auto
 from ._compat import check_sample_weight, Interval, StrOptions
-from ._data import check_sequences, feature_stats, pad_sequences
+from ._data import check_long_layout, check_not_iterator, check_sequences, feature_stats, pad_sequences
 from ._device import check_device
 from ._net import PRECISIONS
 from ._random import preserved_rng_state
@@ -117,6 +117,7 @@ class _NumericInputMixin:
         if reset and self._continues():
             # the network exists: keep its vocabulary and input layout
             reset = False
+        check_not_iterator(X)  # before is_text takes its first item
         text = is_text(X)
         if reset:
             for attr in ("vocabulary_", "n_features_in_", "feature_names_in_"):
@@ -144,12 +145,14 @@ class _NumericInputMixin:
         X = torch.from_numpy(X)
         return X, None if lengths is None else torch.from_numpy(lengths)
 
-    def _require_y(self, y, what):
+    def _require_y(self, X, y, what):
+        """Check that y is given, and counted as X's layout needs."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 f"is None. Pass {what}."
             )
+        check_long_layout(X, len(y) if hasattr(y, "__len__") else None)
 
     def _check_sample_weight(self, sample_weight, X):
         """Validate sample weights; None when they are all equal (a weighted

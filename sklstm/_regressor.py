@@ -268,7 +268,7 @@ class SequenceRegressor(_NumericInputMixin, RegressorMixin, _BaseSequenceEstimat
         return self._partial(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight):
-        self._require_y(y, "one target (or row of targets) per sequence")
+        self._require_y(X, y, "one target (or row of targets) per sequence")
         X, lengths = self._check_X(X, reset=True)
         try:
             y = check_array(

@@ -257,7 +257,7 @@ class SequenceTagger(
                 "conv_layers is not available with bptt (windows of one carried "
                 "stream); set conv_layers=0 or bptt=None."
             )
-        self._require_y(y, "one label per step of each sequence")
+        self._require_y(X, y, "one label per step of each sequence")
         X, lengths = self._check_X(X, reset=True)
         y = _per_step_labels(y, lengths, len(X), X.shape[1])
         sample_weight = self._check_sample_weight(sample_weight, X)

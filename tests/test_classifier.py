@@ -409,6 +409,13 @@ def test_verbose_prints_epoch_table(bits, capsys):
          r"y has 2 columns \(multilabel-indicator targets\).*MultiOutputClassifier"),
         (np.ones((3, 3)), [[0, 1, 1], [1], [0, 0]], ValueError,
          r"y holds sequences of labels of different lengths.*use SequenceTagger"),
+        (np.ones((4, 3)), np.array(["a", 1, "b", 2], dtype=object), TypeError,
+         r"y mixes text and other labels \(such as 'a' and 1\).*y.astype\(str\)"),
+        ((x for x in np.ones((4, 3))), [0, 1, 0, 1], TypeError,
+         r"X is an iterator \(generator\), which can be read only once.*list\(X\)"),
+        # text: the first look at X (text or numbers?) would take a string away
+        (iter(["a b", "b c", "c a", "a a"]), [0, 1, 0, 1], TypeError,
+         r"X is an iterator \(list_iterator\)"),
     ],
 )
 def test_bad_input_at_fit(X, y, error, match):
@@ -461,6 +468,8 @@ def test_bad_input_at_predict(bits, ragged):
         clf.predict(padded)
     unpadded = [x[~np.isnan(x).any(axis=-1)] for x in padded]  # as the message says
     assert clf.predict(unpadded).shape == (3,)
+    with pytest.raises(TypeError, match=r"X is an iterator \(map\)"):
+        clf.predict(map(np.asarray, unpadded))
 
 
 def test_warm_start_keeps_vocabulary_and_input_layout():

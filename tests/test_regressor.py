@@ -74,6 +74,15 @@ def test_bad_targets(y, match):
         SequenceRegressor(**FAST).fit(np.zeros((4, 5)), y)
 
 
+def test_long_frame_of_steps_is_named():
+    # sktime's "pd-multiindex" (a row per step) with a target per series
+    pd = pytest.importorskip("pandas")
+    index = pd.MultiIndex.from_product([range(4), range(5)], names=["instance", "time"])
+    long = pd.DataFrame({"u": np.arange(20.0)}, index=index)
+    with pytest.raises(ValueError, match=r"X has 20 rows but y has 4 targets.*channels_last"):
+        SequenceRegressor(**FAST).fit(long, [1.0, 2.0, 3.0, 4.0])
+
+
 def test_classifier_on_text_with_unknown_words():
     texts = ["good film", "great fun", "bad film", "awful plot"] * 10
     labels = ["pos", "pos", "neg", "neg"] * 10

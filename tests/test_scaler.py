@@ -173,6 +173,15 @@ def test_channels_last_reads_sktime_pandas_layouts():
     clf = SequenceClassifier(num_hidden=4, max_epochs=1, n_networks=1, random_state=0)
     with pytest.raises(ValueError, match=r"'nested_univ' layout.*channels_last\(X\)"):
         clf.fit(nested, [0, 1, 0])
+    # so is the long frame, whose rows are steps while y has one label a series
+    with pytest.raises(ValueError, match=r"X has 12 rows but y has 3 targets.*"
+                       r"'pd-multiindex'.*channels_last\(X\)"):
+        clf.fit(long, [0, 1, 0])
+    clf.fit(channels_last(long), [0, 1, 0])  # as the message says
+    # a wide frame indexed by, say, subject and trial is data, a series a row
+    wide = pd.DataFrame(rng.normal(size=(4, 6)), index=pd.MultiIndex.from_product(
+        [["s1", "s2"], [1, 2]], names=["subject", "trial"]))
+    assert clf.fit(wide, [0, 1, 0, 1]).n_features_in_ == 6
     assert clf.fit(channels_last(nested), [0, 1, 0]).n_features_in_ == 2
     # a wide frame whose rows carry a MultiIndex stays a wide frame
     wide = pd.DataFrame(rng.normal(size=(4, 6)),

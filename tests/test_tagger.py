@@ -139,10 +139,12 @@ def test_text_tagging_with_unknown_words():
         (np.zeros((3, 5)), "X holds 4 sequences but y holds labels for 3"),
         (np.where(np.eye(4, 5) > 0, None, "N"), "y holds 4 missing labels"),
         (np.where(np.eye(4, 5) > 0, np.nan, 1.0), "y holds 4 missing labels"),
+        (np.where(np.eye(4, 5) > 0, np.array("N", dtype=object), 1),
+         r"y mixes text and other labels \(such as 'N' and 1\)"),
     ],
 )
 def test_bad_y(y, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         SequenceTagger(**FAST).fit(np.zeros((4, 5)), y)
 
 
