@@ -129,6 +129,21 @@ def sktime_layout(X):
     return None
 
 
+def ragged_array(rows):
+    """Arrays of different lengths as one 1-D object array, an item a row:
+    what scikit-learn's tools index and join as any array (a list of
+    arrays is joined by ``cross_val_predict`` as if it were 2-D, and fails).
+
+    >>> out = ragged_array([np.zeros(2), np.ones(3)])
+    >>> out.shape, out.dtype, [len(row) for row in out]
+    ((2,), dtype('O'), [2, 3])
+    """
+    out = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows):  # one by one: numpy would stack equal lengths
+        out[i] = row
+    return out
+
+
 def check_not_iterator(X):
     """Raise where X is an iterator (a generator, ``map``, ``iter(...)``):
     the estimators read X more than once, and a first look at one would

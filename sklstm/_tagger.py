@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._compat import check_sample_weight, Interval, StrOptions
 from ._base import _BaseSequenceEstimator, fit_context
 from ._numeric_input import ARCHITECTURE_CONSTRAINTS, _NumericInputMixin
-from ._data import PAD_LABEL, WindowIterator, batchify
+from ._data import PAD_LABEL, WindowIterator, batchify, ragged_array
 from ._docs import fill_doc
 from ._labels import _LabelsMixin
 
@@ -291,7 +291,8 @@ class SequenceTagger(
 
     def _per_step_output(self, X, transform):
         """``transform`` of the network's per-step outputs, padding removed:
-        an array for equal-length input, a list of arrays otherwise."""
+        an array for equal-length input, otherwise a 1-D object array whose
+        items are each sequence's array (:func:`ragged_array`)."""
         check_is_fitted(self)
         X_t, lengths = self._check_X(X, reset=False)
         outputs = self.net_.forward_iter(self._net_input(X_t, lengths), training=False)
@@ -299,7 +300,7 @@ class SequenceTagger(
         if lengths is None:
             return np.concatenate(out)
         rows = [row for batch in out for row in batch]
-        return [row[:n] for row, n in zip(rows, lengths.tolist())]
+        return ragged_array([row[:n] for row, n in zip(rows, lengths.tolist())])
 
     def predict_proba(self, X):
         """Class probabilities at every step.
@@ -311,9 +312,10 @@ class SequenceTagger(
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_timesteps, n_classes) or list
-            For sequences of different lengths, a list of arrays
-            ``(T_i, n_classes)``.
+        proba : ndarray of shape (n_samples, n_timesteps, n_classes) or \
+                ndarray of arrays
+            For sequences of different lengths, a 1-D object array of
+            ``(T_i, n_classes)`` arrays, one per sequence.
         """
         return self._per_step_output(X, lambda out: torch.softmax(out, dim=-1))
 
@@ -329,9 +331,10 @@ class SequenceTagger(
 
         Returns
         -------
-        log_proba : ndarray of shape (n_samples, n_timesteps, n_classes) or list
-            For sequences of different lengths, a list of arrays
-            ``(T_i, n_classes)``.
+        log_proba : ndarray of shape (n_samples, n_timesteps, n_classes) or \
+                ndarray of arrays
+            For sequences of different lengths, a 1-D object array of
+            ``(T_i, n_classes)`` arrays, one per sequence.
         """
         return self._per_step_output(X, lambda out: torch.log_softmax(out, dim=-1))
 
@@ -345,12 +348,14 @@ class SequenceTagger(
 
         Returns
         -------
-        y : ndarray of shape (n_samples, n_timesteps) or list of arrays
-            For sequences of different lengths, a list of arrays ``(T_i,)``.
+        y : ndarray of shape (n_samples, n_timesteps) or ndarray of arrays
+            For sequences of different lengths, a 1-D object array of
+            ``(T_i,)`` arrays, one per sequence, which scikit-learn's tools
+            index and join as they do any array (``cross_val_predict``).
         """
         codes = self._per_step_output(X, lambda out: out.argmax(dim=-1))
-        if isinstance(codes, list):
-            return [self.classes_[c] for c in codes]
+        if codes.dtype == object:
+            return ragged_array([self.classes_[c] for c in codes])
         return self.classes_[codes]
 
     def score(self, X, y, sample_weight=None):
@@ -374,11 +379,12 @@ class SequenceTagger(
         """
         y_pred = self.predict(X)
         pred = np.concatenate(list(y_pred))
+        ragged = y_pred.dtype == object
         y = _per_step_labels(
             y,
-            None if not isinstance(y_pred, list) else [len(p) for p in y_pred],
+            [len(p) for p in y_pred] if ragged else None,
             len(y_pred),
-            None if isinstance(y_pred, list) else y_pred.shape[1],
+            None if ragged else y_pred.shape[1],
         )
         true = np.concatenate(y)
         unknown = np.setdiff1d(np.unique(true), self.classes_)

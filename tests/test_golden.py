@@ -125,8 +125,8 @@ def _outputs(est, method, X):
     if isinstance(est, SequenceLanguageModel):
         X = CONTEXTS if method == "predict_proba" else X[:20]
     out = getattr(est, method)(X)
-    if isinstance(out, list):  # the tagger's ragged outputs
-        return np.concatenate(out)
+    if getattr(out, "dtype", None) == object:  # the tagger's ragged outputs
+        return np.concatenate(list(out))
     return np.asarray(out)
 
 

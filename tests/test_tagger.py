@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import cross_val_predict
 
 from sklstm import SequenceClassifier, SequenceTagger
 from sklstm.datasets import make_echo, make_parity
@@ -68,10 +69,18 @@ def test_ragged_in_ragged_out_string_labels():
     tagger.fit(X, y)
     np.testing.assert_array_equal(tagger.classes_, ["one", "zero"])
     pred = tagger.predict(X[:4])
-    assert isinstance(pred, list) and [len(p) for p in pred] == [3, 7, 5, 2]
+    assert pred.shape == (4,) and pred.dtype == object
+    assert [len(p) for p in pred] == [3, 7, 5, 2]
     proba = tagger.predict_proba(X[:4])
     assert [p.shape for p in proba] == [(3, 2), (7, 2), (5, 2), (2, 2)]
     assert tagger.score(X, y) == 1.0
+    # ragged out is ragged in: the predictions fit and score as labels
+    assert tagger.score(X[:4], pred) == 1.0
+    # scikit-learn's tools index and join them as any array
+    oof = cross_val_predict(SequenceTagger(num_hidden=8, max_epochs=30, lr=0.05,
+                                           random_state=0), X, y, cv=2)
+    assert [len(p) for p in oof] == [len(x) for x in X]
+    assert np.mean(np.concatenate(list(oof)) == np.concatenate(y)) > 0.9
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
