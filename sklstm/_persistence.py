@@ -9,6 +9,7 @@ import tempfile
 from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import SequenceClassifier
+from ._device import check_device
 from ._files import check_writable_path
 from ._language_model import SequenceLanguageModel
 from ._regressor import SequenceRegressor
@@ -155,6 +156,8 @@ def load(path, *, device=None):
     >>> bool((same.predict(X) == reg.predict(X)).all())
     True
     """
+    if device is not None:
+        check_device(device)  # the caller's error, not the file's
     if hasattr(path, "read"):
         data = None if isinstance(path, io.TextIOBase) else path.read()
         if not isinstance(data, bytes):
