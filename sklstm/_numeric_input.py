@@ -11,7 +11,9 @@ from sklearn.base import clone
 
 from . import _auto
 from ._compat import check_sample_weight, Interval, StrOptions
-from ._data import check_long_layout, check_not_iterator, check_sequences, feature_stats, pad_sequences
+from ._data import (
+    check_long_layout, check_not_iterator, check_sequences, feature_stats, pad_sequences,
+)
 from ._device import check_device
 from ._net import PRECISIONS
 from ._random import preserved_rng_state

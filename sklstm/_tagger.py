@@ -379,7 +379,7 @@ class SequenceTagger(
         """
         y_pred = self.predict(X)
         pred = np.concatenate(list(y_pred))
-        ragged = y_pred.dtype == object
+        ragged = y_pred.ndim == 1  # an array of arrays, one per sequence
         y = _per_step_labels(
             y,
             [len(p) for p in y_pred] if ragged else None,
