@@ -188,3 +188,14 @@ def test_text_and_numeric_input_are_not_mixed():
     clf = SequenceClassifier(**FAST).fit(np.zeros((3, 2)), [0, 1, 0])
     with pytest.raises(ValueError, match="fitted on numeric sequences, but X holds text"):
         clf.predict(["a b"])
+
+
+def test_object_labels_of_equal_length_sequences_stay_2d():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(12, 5, 2))
+    y = np.where(X[:, :, 0] > 0, "up", "down").astype(object)
+    tagger = SequenceTagger(**FAST).fit(X, y)
+    pred = tagger.predict(X)
+    assert pred.shape == (12, 5)
+    assert tagger.score(X, y) == np.mean(pred == y)
+    assert tagger.score(X, pred) == 1.0
