@@ -144,14 +144,15 @@ def ragged_array(rows):
     return out
 
 
-def check_not_iterator(X):
+def check_not_iterator(X, name="X"):
     """Raise where X is an iterator (a generator, ``map``, ``iter(...)``):
     the estimators read X more than once, and a first look at one would
     consume the sequence it looked at."""
     if isinstance(X, Iterator):
+        what = "the sequences" if name == "X" else "the targets"
         raise TypeError(
-            f"X is an iterator ({type(X).__name__}), which can be read only "
-            "once; pass the sequences as a list, list(X), or as an array."
+            f"{name} is an iterator ({type(X).__name__}), which can be read only "
+            f"once; pass {what} as a list, list({name}), or as an array."
         )
 
 

@@ -154,6 +154,7 @@ class _NumericInputMixin:
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 f"is None. Pass {what}."
             )
+        check_not_iterator(y, "y")
         check_long_layout(X, len(y) if hasattr(y, "__len__") else None)
 
     def _check_sample_weight(self, sample_weight, X):

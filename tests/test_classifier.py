@@ -416,6 +416,8 @@ def test_verbose_prints_epoch_table(bits, capsys):
         # text: the first look at X (text or numbers?) would take a string away
         (iter(["a b", "b c", "c a", "a a"]), [0, 1, 0, 1], TypeError,
          r"X is an iterator \(list_iterator\)"),
+        (np.ones((4, 3)), (label for label in [0, 1, 0, 1]), TypeError,
+         r"y is an iterator \(generator\).*pass the targets as a list, list\(y\)"),
     ],
 )
 def test_bad_input_at_fit(X, y, error, match):
