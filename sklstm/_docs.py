@@ -75,6 +75,9 @@ n_iter_no_change : int, default=10
     Patience of early stopping, in epochs.
 callbacks : list of skorch callbacks or None, default=None
     Extra skorch callbacks (instances or ``(name, callback)`` tuples).
+    skorch's ``EpochScoring`` takes scikit-learn's scorer names
+    (``"accuracy"``, ``"f1_macro"``, ``"r2"``, ...) and scores the targets
+    the network trains on: class codes, or standardised regression targets.
 warm_start : bool, default=False
     If True, ``fit`` continues training the network of the previous call
     for another ``max_epochs`` epochs instead of starting anew.

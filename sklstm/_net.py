@@ -150,7 +150,16 @@ class _SequenceNet(NeuralNet):
         if self.stateful:
             self.train_state_ = map_state(torch.Tensor.detach, outputs.state)
         self._backward(objective)
-        return {"loss": loss, "y_pred": outputs.prediction}
+        return {"loss": loss, "y_pred": self._one_prediction(outputs.prediction)}
+
+    def _one_prediction(self, prediction):
+        """A training step's prediction as evaluation makes it: an
+        ensemble's networks' outputs combined (one per sequence, not one
+        per network), for the callbacks that score it (``EpochScoring``
+        with ``on_train=True``)."""
+        if isinstance(self.network_, NetworkEnsemble):
+            return self.network_.combine_outputs(prediction.detach())
+        return prediction
 
     def _forward_and_loss(self, module, network, Xi, yi, **fit_params):
         """A training forward pass of ``module`` (``network``, or a wrapper
@@ -187,7 +196,22 @@ class _SequenceNet(NeuralNet):
             return loss.detach(), outputs.prediction.detach()
 
         losses, predictions = zip(*self.module_.map_networks(step))
-        return {"loss": torch.stack(losses).mean(), "y_pred": torch.stack(predictions)}
+        return {
+            "loss": torch.stack(losses).mean(),
+            "y_pred": self._one_prediction(torch.stack(predictions)),
+        }
+
+    def predict(self, X):
+        """Class codes (the argmax of the class probabilities) where the
+        network classifies sequences, its outputs otherwise, as skorch's
+        classifier and regressor nets predict: what scikit-learn's scorers
+        read, in skorch's ``EpochScoring`` (``"accuracy"``, ``"f1"``,
+        ``"r2"``, ...), against the targets the network trains on (class
+        codes, standardised regression targets)."""
+        outputs = self.predict_proba(X)
+        if isinstance(self.criterion_, torch.nn.CrossEntropyLoss) and outputs.ndim == 2:
+            return outputs.argmax(axis=1)
+        return outputs
 
     def validation_step(self, batch, **fit_params):
         """Validation loss of one batch, carrying state like training."""

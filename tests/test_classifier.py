@@ -11,7 +11,7 @@ from sklearn.multioutput import MultiOutputClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EpochScoring
 
 from sklstm import SequenceClassifier
 from sklstm.datasets import make_bit_counting
@@ -318,6 +318,34 @@ def test_gradient_clipping(bits):
     probe = GradNorm()
     SequenceClassifier(callbacks=[("probe", probe)], **FAST).fit(X, y)
     assert max(probe.norms_) > 0.01
+
+
+@pytest.mark.parametrize("n_networks", [1, 3])
+def test_skorch_scoring_callbacks_score_predictions(n_networks):
+    # skorch's EpochScoring with scikit-learn's scorer names, as on skorch's
+    # own classifier: the training batches' predictions as the epoch made
+    # them (an ensemble's combined, not one per network), and predictions
+    # of the data at the end of the epoch
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 8, 1))
+    y = np.where(X.sum(axis=(1, 2)) > 0, "up", "down")
+    clf = SequenceClassifier(
+        num_hidden=8, max_epochs=20, lr=0.05, random_state=0, n_networks=n_networks,
+        callbacks=[
+            EpochScoring("accuracy", on_train=True, name="batches_acc"),
+            EpochScoring("accuracy", on_train=True, use_caching=False, name="train_acc"),
+            EpochScoring("f1_macro", on_train=True, name="train_f1"),
+        ],
+    ).fit(X, y)
+    last = clf.net_.history[-1]
+    assert last["train_acc"] == clf.score(X, y)
+    assert 0.9 < last["batches_acc"] <= 1.0 and 0.9 < last["train_f1"] <= 1.0
+    # on the validation split that early stopping holds out
+    clf = SequenceClassifier(
+        num_hidden=8, max_epochs=5, random_state=0, n_networks=n_networks,
+        early_stopping=True, callbacks=[EpochScoring("accuracy", name="valid_acc")],
+    ).fit(X, y)
+    assert all(0 <= row["valid_acc"] <= 1 for row in clf.net_.history)
 
 
 @pytest.mark.parametrize("bad", [1, "probe", ("probe", 1), (1, GradNorm())])

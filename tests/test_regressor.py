@@ -74,6 +74,20 @@ def test_bad_targets(y, match):
         SequenceRegressor(**FAST).fit(np.zeros((4, 5)), y)
 
 
+def test_skorch_scoring_callback_scores_the_networks_targets():
+    # scikit-learn's scorer names in skorch's EpochScoring, against the
+    # targets the networks train on (standardised: R^2 is the same)
+    from skorch.callbacks import EpochScoring
+
+    X, y = make_sine(n_samples=100, window=10, random_state=0)
+    reg = SequenceRegressor(
+        num_hidden=8, max_epochs=10, random_state=0, n_networks=2,
+        summary_points=0, per_sequence_features=False,  # the network alone
+        callbacks=[EpochScoring("r2", on_train=True, use_caching=False, name="train_r2")],
+    ).fit(X, y)
+    assert reg.net_.history[-1]["train_r2"] == pytest.approx(reg.score(X, y), abs=1e-6)
+
+
 def test_long_frame_of_steps_is_named():
     # sktime's "pd-multiindex" (a row per step) with a target per series
     pd = pytest.importorskip("pandas")

@@ -151,7 +151,31 @@ class NetworkEnsemble(nn.Module):
                 return prediction
             penalties = [out.penalty for out in outs if out.penalty is not None]
             return NetworkOutputs(prediction, None, sum(penalties) if penalties else None)
-        outs = torch.stack(self.map_networks(lambda network: network(X, lengths)))
+        return self.combine_outputs(
+            torch.stack(self.map_networks(lambda network: network(X, lengths)))
+        )
+
+    def combine_outputs(self, outs):
+        """The networks' outputs, stacked on a first axis ``(n_networks,
+        batch, ...)``, combined as evaluation combines them (``combine``).
+
+        Parameters
+        ----------
+        outs : torch.Tensor of shape (n_networks, batch, ...)
+
+        Returns
+        -------
+        combined : torch.Tensor of shape (batch, ...)
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklstm.nn import NetworkEnsemble
+        >>> ensemble = NetworkEnsemble(2, n_features=1, n_outputs=2, num_hidden=4)
+        >>> logits = torch.tensor([[[0.0, 0.0]], [[0.0, 100.0]]])  # 2 networks, 1 sequence
+        >>> ensemble.combine_outputs(logits).softmax(-1)  # the mean of their probabilities
+        tensor([[0.2500, 0.7500]])
+        """
         # in float64, rounded once: as for each network's output layer, a
         # sequence's result must not depend on where it sits in its batch
         # (vectorised float32 kernels round the last bit by position)
