@@ -28,6 +28,7 @@ from ._checkpoint import restore_training
 from ._data import BatchIterator
 from ._device import check_device
 from ._extras import import_extra
+from ._files import make_folder
 from ._fork import guard_forked_process
 from ._net import PRECISIONS as _PRECISIONS, _DelayedProgressBar, _SequenceNet
 from ._random import preserved_rng_state
@@ -381,6 +382,7 @@ class _BaseSequenceEstimator(BaseEstimator):
         path = None if warm or self._partial_call else checkpoint_path(self)
         resume = None
         if path is not None:
+            make_folder(self.checkpoint_dir, "checkpoint_dir")
             prints = fingerprint(self, X, lengths, y, sample_weight)
             if os.path.exists(path):
                 resume = read_checkpoint(path, prints)

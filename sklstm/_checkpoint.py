@@ -114,7 +114,7 @@ class Checkpointer(Callback):
         self.resume = resume
 
     def on_train_begin(self, net, **kwargs):
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        # (the fit made the folder before any work: make_folder)
         if self.resume is None:
             return
         resume, self.resume = self.resume, None

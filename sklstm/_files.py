@@ -28,6 +28,31 @@ def check_writable_path(path):
     return path
 
 
+def make_folder(path, parameter):
+    """Create the folder ``path`` (given as ``parameter``) where it is
+    missing, before any work, or raise with the fix: it names a file, or
+    it cannot be created here.
+
+    >>> make_folder(__file__, "checkpoint_dir")
+    Traceback (most recent call last):
+    ...
+    NotADirectoryError: checkpoint_dir=... is a file; pass a folder (created if missing).
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(
+            f"{parameter}={path!r} is a file; pass a folder (created if missing)."
+        )
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise type(exc)(
+            f"{parameter}={path!r} cannot be created ({exc.strerror or exc}); pass "
+            "a folder that can be written to here."
+        ) from exc
+    return path
+
+
 def write_atomically(path, write):
     """Call ``write(temporary_path)``, then rename the result over ``path``.
 

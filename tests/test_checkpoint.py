@@ -130,6 +130,15 @@ def test_checkpoint_must_match_parameters_and_data(tmp_path):
     assert SequenceClassifier(**PARAMS, checkpoint_dir=directory).fit(X, Y).n_iter_ == 6
 
 
+def test_checkpoint_dir_that_cannot_be_a_folder(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=r"checkpoint_dir=.*notes.txt' is a file"):
+        SequenceClassifier(**PARAMS, checkpoint_dir=a_file).fit(X, Y)
+    with pytest.raises(OSError, match=r"checkpoint_dir=.*cannot be created.*can be written"):
+        SequenceClassifier(**PARAMS, checkpoint_dir=a_file / "below").fit(X, Y)
+
+
 def test_checkpoints_are_written_every_epoch_and_atomically(tmp_path):
     directory = tmp_path / "new" / "dir"
     seen = []
