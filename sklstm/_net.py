@@ -3,9 +3,11 @@
 import contextlib
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 import tqdm
 from skorch import NeuralNet
+from sklearn.utils import ClassifierTags
 from skorch.callbacks import ProgressBar
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
@@ -201,15 +203,39 @@ class _SequenceNet(NeuralNet):
             "y_pred": self._one_prediction(torch.stack(predictions)),
         }
 
+    def _classifies_sequences(self):
+        """Whether the net gives each sequence a distribution over classes
+        (the classifier's; not the tagger's, one per step)."""
+        criterion = getattr(self, "criterion_", self.criterion)
+        is_cross_entropy = isinstance(criterion, torch.nn.CrossEntropyLoss) or (
+            isinstance(criterion, type) and issubclass(criterion, torch.nn.CrossEntropyLoss)
+        )
+        return is_cross_entropy and not getattr(self, "module__per_step", False)
+
+    @property
+    def classes_(self):
+        """The class codes, ``0`` to ``n_classes - 1``, where the net
+        classifies sequences (scikit-learn's scorers read them)."""
+        if not self._classifies_sequences() or not hasattr(self, "module__n_outputs"):
+            raise AttributeError("classes_: the net does not classify sequences.")
+        return np.arange(self.module__n_outputs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self._classifies_sequences():
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        return tags
+
     def predict(self, X):
         """Class codes (the argmax of the class probabilities) where the
         network classifies sequences, its outputs otherwise, as skorch's
         classifier and regressor nets predict: what scikit-learn's scorers
-        read, in skorch's ``EpochScoring`` (``"accuracy"``, ``"f1"``,
+        read, in skorch's ``EpochScoring`` (``"accuracy"``, ``"roc_auc"``,
         ``"r2"``, ...), against the targets the network trains on (class
         codes, standardised regression targets)."""
         outputs = self.predict_proba(X)
-        if isinstance(self.criterion_, torch.nn.CrossEntropyLoss) and outputs.ndim == 2:
+        if self._classifies_sequences():
             return outputs.argmax(axis=1)
         return outputs
 

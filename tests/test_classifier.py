@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.multioutput import MultiOutputClassifier
 from sklearn.pipeline import make_pipeline
@@ -335,10 +336,14 @@ def test_skorch_scoring_callbacks_score_predictions(n_networks):
             EpochScoring("accuracy", on_train=True, name="batches_acc"),
             EpochScoring("accuracy", on_train=True, use_caching=False, name="train_acc"),
             EpochScoring("f1_macro", on_train=True, name="train_f1"),
+            # scorers of probabilities read the net as a classifier
+            EpochScoring("roc_auc", on_train=True, use_caching=False, name="train_auc"),
         ],
     ).fit(X, y)
     last = clf.net_.history[-1]
     assert last["train_acc"] == clf.score(X, y)
+    proba = clf.predict_proba(X)[:, list(clf.classes_).index("up")]
+    assert last["train_auc"] == pytest.approx(roc_auc_score(y == "up", proba))
     assert 0.9 < last["batches_acc"] <= 1.0 and 0.9 < last["train_f1"] <= 1.0
     # on the validation split that early stopping holds out
     clf = SequenceClassifier(
