@@ -289,8 +289,18 @@ class _BaseSequenceEstimator(BaseEstimator):
             callbacks.append(("early_stopping", stopper))
         if self.verbose:
             callbacks.append(("progress_bar", _DelayedProgressBar()))
-        callbacks += [_named_callback(i, cb) for i, cb in enumerate(self.callbacks or [])]
-        return callbacks
+        user = [_named_callback(i, cb) for i, cb in enumerate(self.callbacks or [])]
+        if any(name == "lr_schedule" for name, _ in callbacks) and any(
+            isinstance(cb, LRScheduler) or (isinstance(cb, type) and issubclass(cb, LRScheduler))
+            for _, cb in user
+        ):
+            warnings.warn(
+                f"callbacks holds an LRScheduler while lr_schedule={self.lr_schedule!r} "
+                "schedules the learning rate too: both change it. Set "
+                "lr_schedule='constant' to let your scheduler alone decide.",
+                UserWarning,
+            )
+        return callbacks + user
 
     def _train_split(self, y):
         """skorch's ``train_split``: None, or how to hold out validation data."""

@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -12,7 +13,7 @@ from sklearn.multioutput import MultiOutputClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
-from skorch.callbacks import Callback, EpochScoring
+from skorch.callbacks import Callback, EpochScoring, LRScheduler
 
 from sklstm import SequenceClassifier
 from sklstm.datasets import make_bit_counting
@@ -351,6 +352,18 @@ def test_skorch_scoring_callbacks_score_predictions(n_networks):
         early_stopping=True, callbacks=[EpochScoring("accuracy", name="valid_acc")],
     ).fit(X, y)
     assert all(0 <= row["valid_acc"] <= 1 for row in clf.net_.history)
+
+
+def test_own_lr_scheduler_beside_the_schedule_warns(bits):
+    X, y = bits
+    mine = LRScheduler("StepLR", step_size=1, gamma=0.5)
+    with pytest.warns(UserWarning, match="lr_schedule='onecycle' schedules the .*'constant'"):
+        SequenceClassifier(callbacks=[mine], **FAST).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = SequenceClassifier(callbacks=[mine], lr_schedule="constant", **FAST).fit(X, y)
+    # StepLR alone: lr halved each epoch (3 epochs)
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(clf.lr / 8)
 
 
 @pytest.mark.parametrize("bad", [1, "probe", ("probe", 1), (1, GradNorm())])
