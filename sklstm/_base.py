@@ -146,6 +146,24 @@ def _named_callback(i, cb):
     return cb if named else (f"user_{i}", cb)
 
 
+def _user_callbacks(callbacks, lr_schedule):
+    """``callbacks`` as skorch's ``(name, callback)`` pairs; a warning where
+    an ``LRScheduler`` among them meets the fit's own ``lr_schedule`` (False
+    where the fit schedules nothing)."""
+    user = [_named_callback(i, cb) for i, cb in enumerate(callbacks or [])]
+    if lr_schedule and any(
+        isinstance(cb, LRScheduler) or (isinstance(cb, type) and issubclass(cb, LRScheduler))
+        for _, cb in user
+    ):
+        warnings.warn(
+            f"callbacks holds an LRScheduler while lr_schedule={lr_schedule!r} "
+            "schedules the learning rate too: both change it. Set "
+            "lr_schedule='constant' to let your scheduler alone decide.",
+            UserWarning,
+        )
+    return user
+
+
 class _BaseSequenceEstimator(BaseEstimator):
     """Base class of the recurrent estimators; not for direct use.
 
@@ -289,18 +307,8 @@ class _BaseSequenceEstimator(BaseEstimator):
             callbacks.append(("early_stopping", stopper))
         if self.verbose:
             callbacks.append(("progress_bar", _DelayedProgressBar()))
-        user = [_named_callback(i, cb) for i, cb in enumerate(self.callbacks or [])]
-        if any(name == "lr_schedule" for name, _ in callbacks) and any(
-            isinstance(cb, LRScheduler) or (isinstance(cb, type) and issubclass(cb, LRScheduler))
-            for _, cb in user
-        ):
-            warnings.warn(
-                f"callbacks holds an LRScheduler while lr_schedule={self.lr_schedule!r} "
-                "schedules the learning rate too: both change it. Set "
-                "lr_schedule='constant' to let your scheduler alone decide.",
-                UserWarning,
-            )
-        return callbacks + user
+        scheduled = any(name == "lr_schedule" for name, _ in callbacks)
+        return callbacks + _user_callbacks(self.callbacks, scheduled and self.lr_schedule)
 
     def _train_split(self, y):
         """skorch's ``train_split``: None, or how to hold out validation data."""
