@@ -152,16 +152,7 @@ class _SequenceNet(NeuralNet):
         if self.stateful:
             self.train_state_ = map_state(torch.Tensor.detach, outputs.state)
         self._backward(objective)
-        return {"loss": loss, "y_pred": self._one_prediction(outputs.prediction)}
-
-    def _one_prediction(self, prediction):
-        """A training step's prediction as evaluation makes it: an
-        ensemble's networks' outputs combined (one per sequence, not one
-        per network), for the callbacks that score it (``EpochScoring``
-        with ``on_train=True``)."""
-        if isinstance(self.network_, NetworkEnsemble):
-            return self.network_.combine_outputs(prediction.detach())
-        return prediction
+        return {"loss": loss, "y_pred": outputs.prediction}
 
     def _forward_and_loss(self, module, network, Xi, yi, **fit_params):
         """A training forward pass of ``module`` (``network``, or a wrapper
@@ -198,10 +189,7 @@ class _SequenceNet(NeuralNet):
             return loss.detach(), outputs.prediction.detach()
 
         losses, predictions = zip(*self.module_.map_networks(step))
-        return {
-            "loss": torch.stack(losses).mean(),
-            "y_pred": self._one_prediction(torch.stack(predictions)),
-        }
+        return {"loss": torch.stack(losses).mean(), "y_pred": torch.stack(predictions)}
 
     def _classifies_sequences(self):
         """Whether the net gives each sequence a distribution over classes
@@ -226,6 +214,23 @@ class _SequenceNet(NeuralNet):
             tags.estimator_type = "classifier"
             tags.classifier_tags = ClassifierTags()
         return tags
+
+    def _get_predict_nonlinearity(self):
+        """skorch's nonlinearity of ``predict_proba`` (a softmax for
+        classes), after combining an ensemble's outputs where they come one
+        per network: the training steps' predictions, which ``EpochScoring``
+        with ``on_train=True`` replays from its cache. They are combined
+        there, when scored, and not in every training step."""
+        nonlin = super()._get_predict_nonlinearity()
+        network = self.network_
+        if not isinstance(network, NetworkEnsemble):
+            return nonlin
+        # (batch, n_outputs), or (batch, time, n_outputs) per step; one more
+        # axis first where each network's outputs are stacked
+        stacked = 4 if getattr(self, "module__per_step", False) else 3
+        return lambda out: nonlin(
+            network.combine_outputs(out.detach()) if out.ndim == stacked else out
+        )
 
     def predict(self, X):
         """Class codes (the argmax of the class probabilities) where the

@@ -354,7 +354,7 @@ class SequenceTagger(
             index and join as they do any array (``cross_val_predict``).
         """
         codes = self._per_step_output(X, lambda out: out.argmax(dim=-1))
-        if codes.dtype == object:
+        if codes.ndim == 1:  # an array of arrays, one per sequence
             return ragged_array([self.classes_[c] for c in codes])
         return self.classes_[codes]
 
